@@ -1,0 +1,1 @@
+"""Subcommands of `cds-service`; each module has register(parser) and run(args)."""

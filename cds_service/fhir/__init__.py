@@ -1,0 +1,1 @@
+"""FHIR access: prefetch resolution, the FHIR client and parsing into R4B models."""

@@ -1,0 +1,87 @@
+"""Parse FHIR JSON into R4B models; a malformed resource is skipped and reported, never fatal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A resource we could not use, and why (field paths and error types only: no values, no PHI)."""
+
+    source: str  # prefetch key or query the resource came from
+    resource_type: str | None
+    resource_id: str | None
+    reason: str
+
+    def describe(self) -> str:
+        what = f"{self.resource_type or 'resource'}/{self.resource_id or '?'}"
+        return f"{what} from {self.source} skipped: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """The patient's resources as R4B models, in the order received, duplicates removed."""
+
+    resources: tuple[FHIRResourceModel, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    def of_type(self, resource_type: str) -> tuple[FHIRResourceModel, ...]:
+        return tuple(r for r in self.resources if r.get_resource_type() == resource_type)
+
+
+def _reason(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_input=False, include_url=False)[:3]:
+        location = ".".join(str(p) for p in item.get("loc", ()))
+        parts.append(f"{location or 'resource'}: {item.get('type', 'invalid')}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | None:
+    """One JSON resource -> model; Skipped when malformed; None for types we do not read."""
+    if not isinstance(raw, dict):
+        return Skipped(source, None, None, "not a JSON object")
+    resource_type = raw.get("resourceType")
+    resource_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    if not isinstance(resource_type, str):
+        return Skipped(source, None, resource_id, "no resourceType")
+    model = MODEL_CLASSES.get(resource_type)
+    if model is None:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        return Skipped(source, resource_type, resource_id, _reason(exc))
+    except (TypeError, ValueError) as exc:  # fhir_core raises these for some malformed input
+        return Skipped(source, resource_type, resource_id, type(exc).__name__)
+
+
+def parse_record(items: Iterable[tuple[str, object]]) -> PatientRecord:
+    """Parse (source, resource JSON) pairs; report what was skipped in the log and the record."""
+    resources: list[FHIRResourceModel] = []
+    skipped: list[Skipped] = []
+    seen: set[tuple[str, str]] = set()
+    for source, raw in items:
+        parsed = parse_resource(source, raw)
+        if parsed is None:
+            continue
+        if isinstance(parsed, Skipped):
+            log.warning("%s", parsed.describe())
+            skipped.append(parsed)
+            continue
+        key = (parsed.get_resource_type(), parsed.id or f"#{len(resources)}")
+        if key in seen:
+            continue
+        seen.add(key)
+        resources.append(parsed)
+    return PatientRecord(tuple(resources), tuple(skipped))

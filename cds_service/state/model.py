@@ -1,0 +1,247 @@
+"""The patient state the rules read: facts derived from the record, each with its evidence."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+
+class Unknown:
+    """The value of a fact the record cannot tell. Falsy use is a bug, so bool() raises."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __str__(self) -> str:
+        return "unknown"
+
+    def __bool__(self) -> bool:
+        raise TypeError("UNKNOWN has no truth value: test `is UNKNOWN` or use Fact.known")
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+
+Precision = Literal["year", "month", "day"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FhirDate:
+    """A FHIR date/dateTime reduced to a day range: `2024` spans the year, `2024-05` the month."""
+
+    earliest: date
+    latest: date
+    precision: Precision
+    text: str
+
+    @classmethod
+    def parse(cls, raw: object) -> FhirDate | None:
+        """Parse `YYYY`, `YYYY-MM`, `YYYY-MM-DD` or a dateTime; None when absent or unreadable."""
+        if isinstance(raw, date):
+            return cls(raw, raw, "day", raw.isoformat())
+        if not isinstance(raw, str) or len(raw) < 4:
+            return None
+        text = raw[:10]
+        try:
+            year = int(text[:4])
+            if len(text) == 4:
+                return cls(date(year, 1, 1), date(year, 12, 31), "year", text)
+            month = int(text[5:7])
+            if len(text) == 7:
+                last = calendar.monthrange(year, month)[1]
+                return cls(date(year, month, 1), date(year, month, last), "month", text)
+            day = date(year, month, int(text[8:10]))
+            return cls(day, day, "day", text)
+        except (ValueError, IndexError):
+            return None
+
+    @property
+    def partial(self) -> bool:
+        return self.precision != "day"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Fact(Generic[T]):
+    """A derived value with the references of the resources it came from."""
+
+    value: T | Unknown
+    evidence: tuple[str, ...] = ()
+    # Caveats a clinician should see: partial dates, discordant results, guesses avoided.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        return self.value is not UNKNOWN
+
+    @classmethod
+    def unknown(cls, *notes: str) -> Fact[T]:
+        return cls(UNKNOWN, (), tuple(notes))
+
+
+HER2Result = Literal["positive", "negative", "equivocal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Her2Test:
+    """One HER2 result: from an Observation (IHC, ISH) or a diagnosis code."""
+
+    result: HER2Result
+    when: FhirDate | None
+    method: str  # e.g. "IHC 3+", "ISH amplified", "diagnosis 427685000"
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Her2Status:
+    """Positive if any valid test or diagnosis says so; discordance is flagged, never hidden."""
+
+    status: Fact[HER2Result]
+    discordant: bool = False
+    tests: tuple[Her2Test, ...] = ()
+
+
+Site = Literal["intracranial", "extracranial", "unspecified"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressionEvent:
+    """Disease progression on a date, with where it happened and how we know."""
+
+    when: FhirDate | None
+    site: Site
+    kind: str  # "disease-status", "recurrence", "re-recorded-metastasis", "new-srs-course", ...
+    description: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTherapy:
+    """A course of local CNS therapy: SRS, WBRT or resection."""
+
+    kind: Literal["srs", "wbrt", "resection"]
+    start: FhirDate | None
+    end: FhirDate | None
+    targets: tuple[str, ...] = ()  # body sites / lesions as display text
+    target_codes: tuple[str, ...] = ()  # "system|code" of body sites, for matching orders
+    fractions: int | None = None
+    hippocampal_avoidance: bool | None = None  # WBRT only; None = not recorded
+    status: str | None = None
+    evidence: tuple[str, ...] = ()
+
+
+StopReason = Literal["progression", "toxicity", "completed", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class DrugCourse:
+    """One continuous course of one agent (refills and renewals merged)."""
+
+    agent: str  # canonical agent id, e.g. "lapatinib", "trastuzumab", "t-dxd"
+    start: FhirDate | None
+    end: FhirDate | None  # None while active or when not recorded
+    active: bool
+    stop_reason: StopReason | Unknown
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    """Agents given together (a line of therapy), with how it ended."""
+
+    agents: frozenset[str]
+    start: FhirDate | None
+    end: FhirDate | None
+    active: bool
+    stop_reason: StopReason | Unknown
+    courses: tuple[DrugCourse, ...]
+    # The progression that ended this regimen (during it, or within the window after it and
+    # before the next regimen began); None when none is recorded.
+    progression: ProgressionEvent | None = None
+
+    @property
+    def label(self) -> str:
+        return " + ".join(sorted(self.agents))
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        return tuple(ref for course in self.courses for ref in course.evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceStatus:
+    scale: Literal["ECOG", "KPS"]
+    value: int
+    when: FhirDate | None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOrder:
+    """An unsigned order from the request's draftOrders; never counted as history."""
+
+    reference: str  # "MedicationRequest/abc"
+    resource_type: str
+    selected: bool  # in `selections` (order-select) or, for order-sign, always True
+    agents: frozenset[str] = frozenset()  # recognised drug agents
+    procedure: str | None = None  # "srs", "wbrt", "brain-mri", "resection"
+    body_sites: tuple[str, ...] = ()  # "system|code" and lower-cased text
+    display: str = ""
+    resource: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientState:
+    """Everything the rules know about the patient, as of `today`."""
+
+    today: date
+    breast_cancer: Fact[bool]
+    her2: Her2Status
+    brain_metastases: Fact[bool]
+    brain_metastases_onset: Fact[FhirDate]
+    leptomeningeal_disease: Fact[bool]
+    # True when recorded (text or size >= threshold); UNKNOWN when the record says nothing.
+    mass_effect: Fact[bool]
+    largest_brain_lesion_cm: Fact[float]
+    brain_lesion_count: Fact[int]
+    progression_events: tuple[ProgressionEvent, ...]
+    extracranial_status: Fact[str]  # "progressing" | "stable" | "responding"
+    local_therapies: tuple[LocalTherapy, ...]
+    courses: tuple[DrugCourse, ...]
+    regimens: tuple[Regimen, ...]
+    last_brain_mri: Fact[FhirDate]
+    performance_status: Fact[PerformanceStatus]
+    hospice: Fact[bool]
+    draft_orders: tuple[DraftOrder, ...] = ()
+    # Record-level caveats: skipped resources, partial dates, anything a clinician should know.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def srs_courses(self) -> tuple[LocalTherapy, ...]:
+        return tuple(t for t in self.local_therapies if t.kind == "srs")
+
+    @property
+    def wbrt_courses(self) -> tuple[LocalTherapy, ...]:
+        return tuple(t for t in self.local_therapies if t.kind == "wbrt")
+
+    @property
+    def resections(self) -> tuple[LocalTherapy, ...]:
+        return tuple(t for t in self.local_therapies if t.kind == "resection")
+
+    @property
+    def intracranial_progressions(self) -> tuple[ProgressionEvent, ...]:
+        return tuple(e for e in self.progression_events if e.site == "intracranial")
