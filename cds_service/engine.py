@@ -17,6 +17,9 @@ class Answer:
     state: PatientState
     findings: tuple = ()
     trace: tuple = field(default=())
+    # (rule id, rule version, card uuid) of each card returned, for the audit log.
+    card_rules: tuple[tuple[str, str, str], ...] = ()
+    knowledge_version: str = ""
 
 
 class Engine:

@@ -33,6 +33,9 @@ class PatientRecord:
 
     resources: tuple[FHIRResourceModel, ...]
     skipped: tuple[Skipped, ...] = ()
+    # Resource types we could not obtain at all (prefetch key absent and no fetch possible).
+    # Facts drawn from them are UNKNOWN, never "none recorded".
+    unavailable: frozenset[str] = frozenset()
 
     def of_type(self, resource_type: str) -> tuple[FHIRResourceModel, ...]:
         return tuple(r for r in self.resources if r.get_resource_type() == resource_type)
@@ -66,7 +69,9 @@ def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | No
         return Skipped(source, resource_type, resource_id, type(exc).__name__)
 
 
-def parse_record(items: Iterable[tuple[str, object]]) -> PatientRecord:
+def parse_record(
+    items: Iterable[tuple[str, object]], unavailable: Iterable[str] = ()
+) -> PatientRecord:
     """Parse (source, resource JSON) pairs; report what was skipped in the log and the record."""
     resources: list[FHIRResourceModel] = []
     skipped: list[Skipped] = []
@@ -84,4 +89,4 @@ def parse_record(items: Iterable[tuple[str, object]]) -> PatientRecord:
             continue
         seen.add(key)
         resources.append(parsed)
-    return PatientRecord(tuple(resources), tuple(skipped))
+    return PatientRecord(tuple(resources), tuple(skipped), frozenset(unavailable))
