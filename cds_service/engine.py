@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
+from cds_service import cards
 from cds_service.fhir.record import PatientRecord
+from cds_service.rules.evaluator import Finding, RuleTrace, evaluate
+from cds_service.rules.loader import load_knowledge
+from cds_service.rules.model import Knowledge
 from cds_service.state import derive
 from cds_service.state.model import PatientState
 
@@ -15,8 +19,8 @@ from cds_service.state.model import PatientState
 class Answer:
     cards: list[dict]
     state: PatientState
-    findings: tuple = ()
-    trace: tuple = field(default=())
+    findings: tuple[Finding, ...] = ()
+    trace: tuple[RuleTrace, ...] = ()
     # (rule id, rule version, card uuid) of each card returned, for the audit log.
     card_rules: tuple[tuple[str, str, str], ...] = ()
     knowledge_version: str = ""
@@ -25,13 +29,13 @@ class Answer:
 class Engine:
     """Holds the knowledge base loaded (and checked) at start-up."""
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
 
     @classmethod
     def load(cls) -> Engine:
         """Load and check the knowledge base; raises ConfigError on any broken reference."""
-        return cls()
+        return cls(load_knowledge())
 
     def answer(
         self,
@@ -44,4 +48,23 @@ class Engine:
         today: date,
     ) -> Answer:
         state = derive(record, today, context)
-        return Answer(cards=[], state=state)
+        evaluation = evaluate(self.knowledge, state, hook)
+        patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
+        rendered = cards.render(
+            evaluation.findings, self.knowledge, state, hook_instance=hook_instance, patient_id=patient_id
+        )
+        by_uuid = {
+            cards.card_uuid(hook_instance, f.rule.id, f.order.reference if f.order else None): f.rule
+            for f in evaluation.findings
+        }
+        card_rules = tuple(
+            (by_uuid[c["uuid"]].id, by_uuid[c["uuid"]].version, c["uuid"]) for c in rendered
+        )
+        return Answer(
+            cards=rendered,
+            state=state,
+            findings=evaluation.findings,
+            trace=evaluation.traces,
+            card_rules=card_rules,
+            knowledge_version=self.knowledge.version,
+        )

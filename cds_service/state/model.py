@@ -147,6 +147,14 @@ class LocalTherapy:
 
 StopReason = Literal["progression", "toxicity", "completed", "other"]
 
+# How regimens are named: tyrosine kinase inhibitors and antibodies first, then chemotherapy.
+AGENT_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        ("tucatinib", "lapatinib", "neratinib", "t-dxd", "t-dm1", "trastuzumab", "pertuzumab", "phesgo")
+    )
+}
+
 
 @dataclass(frozen=True, slots=True)
 class DrugCourse:
@@ -176,7 +184,8 @@ class Regimen:
 
     @property
     def label(self) -> str:
-        return " + ".join(sorted(self.agents))
+        # Oncologists name HER2-directed agents before chemotherapy ("lapatinib + capecitabine").
+        return " + ".join(sorted(self.agents, key=lambda a: (AGENT_ORDER.get(a, len(AGENT_ORDER)), a)))
 
     @property
     def evidence(self) -> tuple[str, ...]:
@@ -229,6 +238,21 @@ class PatientState:
     draft_orders: tuple[DraftOrder, ...] = ()
     # Record-level caveats: skipped resources, partial dates, anything a clinician should know.
     notes: tuple[str, ...] = ()
+    # Added by the derivation (issue 3). "active" | "resolved" for the brain metastases.
+    brain_metastases_status: Fact[str] = field(default=Fact(UNKNOWN))
+    # False (with a note) when medication data could not be obtained: then `courses` and
+    # `regimens` being empty means "unknown", not "never treated".
+    therapy_history_known: Fact[bool] = field(default=Fact(UNKNOWN))
+    # Same for Procedures: `local_therapies` empty means "unknown" unless this is True.
+    local_therapy_known: Fact[bool] = field(default=Fact(UNKNOWN))
+
+    @property
+    def active_regimens(self) -> tuple[Regimen, ...]:
+        return tuple(r for r in self.regimens if r.active)
+
+    @property
+    def progressed_regimens(self) -> tuple[Regimen, ...]:
+        return tuple(r for r in self.regimens if r.progression is not None)
 
     @property
     def srs_courses(self) -> tuple[LocalTherapy, ...]:

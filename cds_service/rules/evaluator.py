@@ -1,0 +1,184 @@
+"""Evaluate rules against the patient state: pure, with a trace of which criteria matched and why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cds_service.rules.facts import REGISTRY, FactContext, Stated
+from cds_service.rules.model import Criterion, Knowledge, Rule, Variant
+from cds_service.state.model import UNKNOWN, DraftOrder, PatientState
+
+Result = Literal["match", "no-match", "unknown"]
+Outcome = Literal["fired", "not-fired", "excluded", "suppressed"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One criterion as evaluated: what the fact said and whether it matched."""
+
+    role: Literal["criterion", "exclusion", "variant"]
+    criterion: Criterion
+    result: Result
+    stated: Stated
+
+    def describe(self) -> str:
+        shown = "unknown" if self.stated.value is UNKNOWN else repr(self.stated.value)
+        return f"{self.role} {self.criterion.describe()}: {self.result} (value {shown})"
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    rule_id: str
+    order: str | None  # the draft order a per-order rule looked at
+    outcome: Outcome
+    reason: str
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that fired: the variant that speaks, the facts it rests on, the order it is about."""
+
+    rule: Rule
+    variant: Variant
+    order: DraftOrder | None
+    facts: dict[str, Stated]
+    trace: RuleTrace
+
+    @property
+    def shown_facts(self) -> list[Stated]:
+        """The statements a card lists under "What we saw", in criterion order, without repeats."""
+        seen: set[str] = set()
+        shown: list[Stated] = []
+        for check in self.trace.checks:
+            name = check.criterion.fact
+            if check.result == "match" and check.criterion.show and name not in seen and check.stated.text:
+                seen.add(name)
+                shown.append(check.stated)
+        return shown
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    traces: tuple[RuleTrace, ...]
+
+
+class _Facts:
+    """Computes each fact at most once per (rule parameters, order)."""
+
+    def __init__(self, state: PatientState, hook: str, rule: Rule, order: DraftOrder | None) -> None:
+        self.context = FactContext(state, hook, rule.parameters, order)
+        self.cache: dict[str, Stated] = {}
+
+    def __getitem__(self, name: str) -> Stated:
+        if name not in self.cache:
+            self.cache[name] = REGISTRY[name].compute(self.context)
+        return self.cache[name]
+
+
+def _resolve(value: Any, params: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("$"):
+        return params[value[1:]]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, params) for v in value)
+    return value
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "is":
+        return bool(actual == expected)
+    if op == "is_not":
+        return bool(actual != expected)
+    if op == "in":
+        return actual in expected
+    if actual is None:
+        return False
+    number, limit = float(actual), float(expected)
+    return {
+        "at_least": number >= limit,
+        "at_most": number <= limit,
+        "more_than": number > limit,
+        "less_than": number < limit,
+    }[op]
+
+
+def _check(role: Literal["criterion", "exclusion", "variant"], criterion: Criterion, facts: _Facts, params: dict[str, Any]) -> Check:
+    stated = facts[criterion.fact]
+    if stated.value is UNKNOWN:
+        result: Result = "match" if criterion.if_unknown == "match" else "unknown"
+    else:
+        matched = _compare(criterion.op, stated.value, _resolve(criterion.value, params))
+        result = "match" if matched else "no-match"
+    return Check(role, criterion, result, stated)
+
+
+def _evaluate_rule(rule: Rule, state: PatientState, hook: str, order: DraftOrder | None) -> tuple[Finding | None, RuleTrace]:
+    facts = _Facts(state, hook, rule, order)
+    checks: list[Check] = []
+    order_ref = order.reference if order else None
+
+    def trace(outcome: Outcome, reason: str) -> RuleTrace:
+        return RuleTrace(rule.id, order_ref, outcome, reason, tuple(checks))
+
+    for criterion in rule.criteria:
+        check = _check("criterion", criterion, facts, rule.parameters)
+        checks.append(check)
+        if check.result == "unknown":
+            return None, trace("not-fired", f"{criterion.fact} is unknown: the rule does not guess")
+        if check.result == "no-match":
+            return None, trace("not-fired", f"{criterion.describe()} does not hold")
+    for criterion in rule.exclusions:
+        check = _check("exclusion", criterion, facts, rule.parameters)
+        checks.append(check)
+        if check.result == "match":
+            return None, trace("excluded", f"excluded: {criterion.describe()}")
+    for variant in rule.variants:
+        variant_checks = [_check("variant", c, facts, rule.parameters) for c in variant.when]
+        if all(c.result == "match" for c in variant_checks):
+            checks.extend(variant_checks)
+            for name in variant.template_facts:
+                facts[name]
+            unchecked = [c.criterion.fact for c in checks if c.role == "exclusion" and c.result == "unknown"]
+            reason = f"variant {variant.id}"
+            if unchecked:
+                reason += f" (exclusion not checkable, unknown: {', '.join(unchecked)})"
+            result = trace("fired", reason)
+            return Finding(rule, variant, order, dict(facts.cache), result), result
+        checks.extend(variant_checks)
+    return None, trace("not-fired", "no variant applies")
+
+
+def examined_orders(state: PatientState) -> Iterable[DraftOrder]:
+    """order-select looks at the selections; order-sign marks every draft order as selected."""
+    return (o for o in state.draft_orders if o.selected)
+
+
+def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation:
+    findings: list[Finding] = []
+    traces: list[RuleTrace] = []
+    for rule in knowledge.rules:
+        if hook not in rule.hooks:
+            continue
+        if rule.for_each_order is None:
+            targets: list[DraftOrder | None] = [None]
+        else:
+            selector = rule.for_each_order
+            targets = [o for o in examined_orders(state) if selector.matches(o.agents, o.procedure)]
+        for order in targets:
+            finding, trace = _evaluate_rule(rule, state, hook, order)
+            traces.append(trace)
+            if finding is not None:
+                findings.append(finding)
+    # Where two rules would say overlapping things, the more specific one speaks.
+    suppressed = {target: f.rule.id for f in findings for target in f.rule.suppresses}
+    kept = []
+    for finding in findings:
+        by = suppressed.get(finding.rule.id)
+        if by is None:
+            kept.append(finding)
+        else:
+            traces.append(RuleTrace(finding.rule.id, finding.trace.order, "suppressed", f"suppressed by {by}", finding.trace.checks))
+    return Evaluation(tuple(kept), tuple(traces))

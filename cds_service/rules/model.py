@@ -1,0 +1,137 @@
+"""The knowledge base as loaded: rules, their criteria, variants and cards, and orderable regimens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Indicator = Literal["info", "warning", "critical"]
+UnknownPolicy = Literal["no-match", "match"]
+
+
+@dataclass(frozen=True)
+class Citation:
+    label: str  # short, shown as the card's source label
+    source: str  # full bibliographic reference
+    year: int
+    section: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """`fact` compared with one operator; a value starting with `$` names a rule parameter."""
+
+    fact: str
+    op: Literal["is", "is_not", "in", "at_least", "at_most", "more_than", "less_than"]
+    value: Any
+    # What an UNKNOWN fact means here. Inclusion criteria default to no-match (the rule stays
+    # silent rather than guess); exclusions default to no-match too (not excluded), and the
+    # trace says the exclusion could not be checked.
+    if_unknown: UnknownPolicy = "no-match"
+    # Whether the fact's statement appears under "What we saw" in the card.
+    show: bool = True
+
+    def describe(self) -> str:
+        return f"{self.fact} {self.op.replace('_', ' ')} {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Orderable:
+    """Something a suggestion can create: a coded FHIR request resource."""
+
+    id: str
+    resource_type: Literal["MedicationRequest", "ServiceRequest"]
+    system: str
+    code: str
+    display: str
+    agent: str | None = None  # for medications: the canonical agent id it must be recognised as
+
+
+@dataclass(frozen=True)
+class RegimenOption:
+    """A treatment option a card can suggest, made of orderables."""
+
+    id: str
+    label: str
+    agents: frozenset[str]
+    # The agents that identify it: progression on a regimen containing any of them means the
+    # option was already used and failed.
+    defining_agents: frozenset[str]
+    orderables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SuggestionSpec:
+    label: str
+    regimen: str | None = None  # RegimenOption id: create its orders
+    orderable: str | None = None  # single Orderable id
+    delete_draft: bool = False  # remove the draft order the finding is about
+    omit_if_progressed_on: bool = True
+    is_recommended: bool = False
+
+
+@dataclass(frozen=True)
+class OverrideReason:
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way the rule speaks; the first variant whose `when` holds is used."""
+
+    id: str
+    when: tuple[Criterion, ...]
+    indicator: Indicator
+    summary: str  # template
+    detail: str  # Markdown template: the advice, after the facts we saw
+    suggestions: tuple[SuggestionSpec, ...] = ()
+    selection_behavior: Literal["at-most-one", "any"] = "at-most-one"
+    override_reasons: tuple[OverrideReason, ...] = ()
+    # Shown as "Evidence" lines: trial or guideline statements with their sources.
+    evidence: tuple[str, ...] = ()
+    # Facts the templates read beyond the criteria (filled in by the loader).
+    template_facts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderSelector:
+    """Which draft orders a per-order rule looks at."""
+
+    agents: frozenset[str] = frozenset()
+    procedures: frozenset[str] = frozenset()
+
+    def matches(self, agents: frozenset[str], procedure: str | None) -> bool:
+        return bool(self.agents & agents) or (procedure is not None and procedure in self.procedures)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    version: str
+    title: str
+    recommendation: str
+    citation: Citation
+    hooks: frozenset[str]
+    criteria: tuple[Criterion, ...]
+    exclusions: tuple[Criterion, ...]
+    variants: tuple[Variant, ...]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    # Per-order rules are evaluated once for each examined draft order the selector matches.
+    for_each_order: OrderSelector | None = None
+    # Rules whose findings this rule's finding replaces for the same request.
+    suppresses: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (label, url)
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    version: str
+    rules: tuple[Rule, ...]
+    orderables: dict[str, Orderable]
+    regimens: dict[str, RegimenOption]
+    override_reason_system: str
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
