@@ -133,7 +133,11 @@ def render_card(finding: Finding, knowledge: Knowledge, state: PatientState, hoo
         "summary": _summary(_render(variant.summary, values)),
         "indicator": variant.indicator,
         "detail": _detail(finding, _render(variant.detail, values), evidence),
-        "source": {"label": rule.citation.label, "url": rule.citation.url},
+        "source": {
+            "label": rule.citation.label,
+            "url": rule.citation.url,
+            "topic": {"system": knowledge.rule_topic_system, "code": rule.id, "display": rule.title},
+        },
     }
     suggestions = [
         s for spec in variant.suggestions if (s := _suggestion(spec, finding, knowledge, state, values, card_id, patient_id))
@@ -148,6 +152,12 @@ def render_card(finding: Finding, knowledge: Knowledge, state: PatientState, hoo
     if rule.links:
         card["links"] = [{"label": label, "url": url, "type": "absolute"} for label, url in rule.links]
     return card
+
+
+def rule_id_of(card: dict[str, Any]) -> str | None:
+    """The rule behind a card, from its source.topic."""
+    topic = card.get("source", {}).get("topic", {})
+    return topic.get("code") if isinstance(topic, dict) else None
 
 
 def render(

@@ -215,4 +215,5 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         orderables=orderables,
         regimens=regimens,
         override_reason_system=settings["override_reason_system"],
+        rule_topic_system=settings["rule_topic_system"],
     )

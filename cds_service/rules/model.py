@@ -132,6 +132,7 @@ class Knowledge:
     orderables: dict[str, Orderable]
     regimens: dict[str, RegimenOption]
     override_reason_system: str
+    rule_topic_system: str
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)

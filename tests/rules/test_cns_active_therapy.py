@@ -13,8 +13,7 @@ KNOWLEDGE = load_knowledge()
 def cns_cards(state, hook="patient-view"):
     evaluation = evaluate(KNOWLEDGE, state, hook)
     rendered = cards.render(evaluation.findings, KNOWLEDGE, state, hook_instance="hi-2", patient_id="p3")
-    ids = {cards.card_uuid("hi-2", f.rule.id, None): f.rule.id for f in evaluation.findings}
-    return [c for c in rendered if ids.get(c["uuid"]) == "CNS-ACTIVE-THERAPY"], evaluation
+    return [c for c in rendered if cards.rule_id_of(c) == "CNS-ACTIVE-THERAPY"], evaluation
 
 
 def suggested_codes(card):

@@ -16,7 +16,7 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 def cards_for(state, hook="order-select"):
     evaluation = evaluate(KNOWLEDGE, state, hook)
     rendered = cards.render(evaluation.findings, KNOWLEDGE, state, hook_instance="hi-1", patient_id="p1")
-    return [c for c in rendered if "apatinib" in c["summary"]], evaluation
+    return [c for c in rendered if cards.rule_id_of(c) == "LAPATINIB-RECHALLENGE"], evaluation
 
 
 def progressed_on_lapatinib(**extra):
