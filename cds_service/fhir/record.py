@@ -36,6 +36,8 @@ class PatientRecord:
     # Resource types we could not obtain at all (prefetch key absent and no fetch possible).
     # Facts drawn from them are UNKNOWN, never "none recorded".
     unavailable: frozenset[str] = frozenset()
+    # Resources read after a narrow, logged repair (see _single_value).
+    repaired: tuple[str, ...] = ()
 
     def of_type(self, resource_type: str) -> tuple[FHIRResourceModel, ...]:
         return tuple(r for r in self.resources if r.get_resource_type() == resource_type)
@@ -69,17 +71,43 @@ def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | No
         return Skipped(source, resource_type, resource_id, type(exc).__name__)
 
 
+# Real EHR exports sometimes carry two value[x] choices on one Observation (a coded "Positive"
+# beside "valueQuantity 3"), which FHIR forbids. The coded interpretation is kept; the rest is
+# dropped and the repair reported, rather than losing the whole result.
+_VALUE_PRIORITY = ("valueCodeableConcept", "valueQuantity", "valueString", "valueBoolean", "valueInteger")
+
+
+def _single_value(raw: object) -> tuple[dict, str] | None:
+    if not isinstance(raw, dict) or raw.get("resourceType") != "Observation":
+        return None
+    values = [k for k in raw if k.startswith("value") and k[5:6].isupper()]
+    if len(values) < 2:
+        return None
+    keep = next((k for k in _VALUE_PRIORITY if k in values), values[0])
+    repaired = {k: v for k, v in raw.items() if k not in values or k == keep}
+    return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
+
+
 def parse_record(
     items: Iterable[tuple[str, object]], unavailable: Iterable[str] = ()
 ) -> PatientRecord:
     """Parse (source, resource JSON) pairs; report what was skipped in the log and the record."""
     resources: list[FHIRResourceModel] = []
     skipped: list[Skipped] = []
+    repaired: list[str] = []
     seen: set[tuple[str, str]] = set()
     for source, raw in items:
         parsed = parse_resource(source, raw)
         if parsed is None:
             continue
+        fix = _single_value(raw) if isinstance(parsed, Skipped) else None
+        if fix is not None:
+            retried = parse_resource(source, fix[0])
+            if retried is not None and not isinstance(retried, Skipped):
+                note = f"{parsed.resource_type}/{parsed.resource_id or '?'} from {source} repaired: {fix[1]}"
+                log.warning("%s", note)
+                repaired.append(note)
+                parsed = retried
         if isinstance(parsed, Skipped):
             log.warning("%s", parsed.describe())
             skipped.append(parsed)
@@ -89,4 +117,4 @@ def parse_record(
             continue
         seen.add(key)
         resources.append(parsed)
-    return PatientRecord(tuple(resources), tuple(skipped), frozenset(unavailable))
+    return PatientRecord(tuple(resources), tuple(skipped), frozenset(unavailable), tuple(repaired))

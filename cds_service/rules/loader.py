@@ -6,7 +6,6 @@ import json
 import re
 import tomllib
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,9 @@ from cds_service.rules.model import (
     Variant,
 )
 
-KNOWLEDGE_DIR = Path(str(resources.files("cds_service") / "knowledge"))
+# Paths from this file, not importlib.resources: an editable install's namespace path breaks the latter.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+KNOWLEDGE_DIR = PACKAGE_DIR / "knowledge"
 OPERATORS = ("is", "is_not", "in", "at_least", "at_most", "more_than", "less_than")
 TEMPLATE_FACT = re.compile(r"\bfacts\.([a-z_0-9]+)")
 TEMPLATE_PARAM = re.compile(r"\bparams\.([a-z_0-9]+)")
@@ -41,7 +42,7 @@ TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, ke
 
 @cache
 def _schema(name: str) -> Draft202012Validator:
-    path = Path(str(resources.files("cds_service") / "schemas" / name))
+    path = PACKAGE_DIR / "schemas" / name
     return Draft202012Validator(json.loads(path.read_text()))
 
 

@@ -4,30 +4,76 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from cds_service.fhir.record import PatientRecord
-from cds_service.state.model import UNKNOWN, Fact, Her2Status, PatientState
+from cds_service.state import brain, her2, imaging, orders, radiotherapy, status, therapy
+from cds_service.state.model import Fact, PatientState
+from cds_service.state.resources import Resources, collect
 
 
-def derive(record: PatientRecord, today: date, context: Mapping | None = None) -> PatientState:
-    """Placeholder until the derivation lands: everything unknown."""
-    unknown: Fact = Fact(UNKNOWN)
+def _therapy_history_known(res: Resources) -> Fact[bool]:
+    missing = [t for t in therapy.MEDICATION_TYPES if t in res.unavailable]
+    if len(missing) == len(therapy.MEDICATION_TYPES):
+        return Fact(False, (), ("no medication data could be obtained: therapy history unknown",))
+    return Fact(True, (), tuple(f"{t} could not be obtained" for t in missing))
+
+
+def _local_therapy_known(res: Resources) -> Fact[bool]:
+    if "Procedure" in res.unavailable:
+        return Fact(False, (), ("Procedures could not be obtained: local therapy history unknown",))
+    return Fact(True)
+
+
+def _record_notes(record: PatientRecord, res: Resources) -> tuple[str, ...]:
+    notes = [s.describe() for s in record.skipped]
+    notes += list(res.set_aside)
+    notes += [
+        f"{t} could not be obtained: facts drawn from it are unknown"
+        for t in sorted(res.unavailable)
+    ]
+    return tuple(notes)
+
+
+def derive(
+    record: PatientRecord, today: date, context: Mapping[str, Any] | None = None
+) -> PatientState:
+    """Every fact of the state, each from its own small function; draft orders are never history."""
+    drafts = orders.draft_orders(context)
+    res = collect(record, (d.reference for d in drafts))
+    local = radiotherapy.local_therapies(res) if "Procedure" not in res.unavailable else ()
+    recorded = brain.recorded_progressions(res)
+    events = tuple(
+        sorted(
+            recorded + radiotherapy.srs_progressions(local, recorded),
+            key=lambda e: (e.when.earliest, e.when.latest) if e.when else (date.max, date.max),
+        )
+    )
+    drug_courses = therapy.courses(res, today)
     return PatientState(
         today=today,
-        breast_cancer=unknown,
-        her2=Her2Status(unknown),
-        brain_metastases=unknown,
-        brain_metastases_onset=unknown,
-        leptomeningeal_disease=unknown,
-        mass_effect=unknown,
-        largest_brain_lesion_cm=unknown,
-        brain_lesion_count=unknown,
-        progression_events=(),
-        extracranial_status=unknown,
-        local_therapies=(),
-        courses=(),
-        regimens=(),
-        last_brain_mri=unknown,
-        performance_status=unknown,
-        hospice=unknown,
+        breast_cancer=her2.breast_cancer(res),
+        her2=her2.her2_status(res),
+        brain_metastases=brain.brain_metastases(res),
+        brain_metastases_onset=brain.brain_metastases_onset(res),
+        leptomeningeal_disease=brain.leptomeningeal_disease(res),
+        mass_effect=brain.mass_effect(res),
+        largest_brain_lesion_cm=brain.largest_brain_lesion_cm(res),
+        brain_lesion_count=brain.brain_lesion_count(res),
+        progression_events=events,
+        extracranial_status=brain.extracranial_status(res),
+        local_therapies=local,
+        courses=drug_courses,
+        regimens=therapy.link_progressions(therapy.regimens(drug_courses), events, today),
+        last_brain_mri=imaging.last_brain_mri(res),
+        performance_status=status.performance_status(res),
+        hospice=status.hospice(res),
+        draft_orders=drafts,
+        notes=_record_notes(record, res),
+        brain_metastases_status=brain.brain_metastases_status(res),
+        therapy_history_known=_therapy_history_known(res),
+        local_therapy_known=_local_therapy_known(res),
     )
+
+
+__all__ = ["derive"]

@@ -1,4 +1,4 @@
-"""Value sets loaded once from knowledge/valuesets, and recognition of codes and text against them."""
+"""Value sets loaded once from knowledge/valuesets; recognition of codes and text against them."""
 
 from __future__ import annotations
 
@@ -14,11 +14,19 @@ VALUESET_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "valuesets
 TEXT_PATTERN_URL = "http://her2-brain-cds.example.org/fhir/StructureDefinition/text-pattern"
 
 # Agents whose products contain trastuzumab (and pertuzumab) but must never count as them.
-COMPOUND_AGENTS = {"t-dm1": {"trastuzumab"}, "t-dxd": {"trastuzumab"}, "phesgo": {"trastuzumab", "pertuzumab"}}
+COMPOUND_AGENTS = {
+    "t-dm1": {"trastuzumab"},
+    "t-dxd": {"trastuzumab"},
+    "phesgo": {"trastuzumab", "pertuzumab"},
+}
 AGENT_PREFIX = "agent-"
+# Agents recognised only for interaction checks: never part of a line of anticancer therapy.
+INTERACTING_AGENTS = frozenset({"phenytoin", "carbamazepine", "gemfibrozil"})
 
 # A mention is negated when one of these closes in within a few words before it.
-_NEGATION = re.compile(r"\b(no|not|without|negative for|free of|resolved|denies)\b(\W+\w+){0,3}\W*$")
+_NEGATION = re.compile(
+    r"\b(no|not|without|negative for|free of|resolved|denies)\b(\W+\w+){0,3}\W*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,9 @@ class ValueSet:
         return any(system == s and code.startswith(p) for s, p in self.prefixes)
 
     def has_text(self, text: str | None) -> bool:
-        return bool(text) and any(mentions(text, t) for t in self.texts)
+        if not text:
+            return False
+        return any(mentions(text, t) for t in self.texts)
 
 
 def _load(path: Path) -> ValueSet:
@@ -49,9 +59,13 @@ def _load(path: Path) -> ValueSet:
     for include in body.get("compose", {}).get("include", []):
         system = include["system"]
         codes.update((system, c["code"]) for c in include.get("concept", []))
-        prefixes.extend((system, f["value"]) for f in include.get("filter", []) if f.get("op") == "is-a")
+        prefixes.extend(
+            (system, f["value"]) for f in include.get("filter", []) if f.get("op") == "is-a"
+        )
     texts = tuple(
-        e["valueString"].lower() for e in body.get("extension", []) if e.get("url") == TEXT_PATTERN_URL
+        e["valueString"].lower()
+        for e in body.get("extension", [])
+        if e.get("url") == TEXT_PATTERN_URL
     )
     return ValueSet(body["id"], body["url"], frozenset(codes), tuple(prefixes), texts)
 
@@ -86,7 +100,9 @@ def codings(concept: Any) -> list[tuple[str | None, str | None, str | None]]:
     if not isinstance(concept, dict):
         return []
     items = concept.get("coding", [concept] if "code" in concept else [])
-    return [(c.get("system"), c.get("code"), c.get("display")) for c in items if isinstance(c, dict)]
+    return [
+        (c.get("system"), c.get("code"), c.get("display")) for c in items if isinstance(c, dict)
+    ]
 
 
 def text_of(concept: Any) -> str:
@@ -127,7 +143,7 @@ def any_matches(concepts: Iterable[Any], vs_id: str, text: bool = True) -> bool:
 
 
 def agents_of(concept: Any, extra_text: str = "") -> frozenset[str]:
-    """Canonical agent ids a medication concept names; codes first, text only when no code is known."""
+    """Canonical agent ids a medication concept names: by code, else (no known code) by text."""
     found = {a for a in agent_ids() if has_code(concept, AGENT_PREFIX + a)}
     if not found:
         text = " | ".join(t for t in (text_of(concept), extra_text) if t)
@@ -139,7 +155,7 @@ def agents_of(concept: Any, extra_text: str = "") -> frozenset[str]:
 
 
 def coded_keys(concepts: Iterable[Any]) -> tuple[str, ...]:
-    """`system|code` and lower-cased text of body-site concepts, for matching sites across resources."""
+    """`system|code` and lower-cased text of body sites, for matching sites across resources."""
     keys: list[str] = []
     for concept in concepts:
         keys += [f"{s}|{c}" for s, c, _ in codings(concept) if s and c]

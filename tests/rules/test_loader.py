@@ -59,3 +59,13 @@ def test_validate_knowledge_command_fails_on_a_broken_copy(knowledge_copy, capsy
     edit(knowledge_copy / RULE, 'fact = "her2_positive"', 'fact = "nope"')
     assert main(["validate-knowledge", str(knowledge_copy)]) == 1
     assert "unknown fact 'nope'" in capsys.readouterr().err
+
+
+def test_console_script_finds_the_packaged_knowledge():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("cds-service")
+    result = subprocess.run([str(script), "validate-knowledge"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,19 @@
+"""Clinical thresholds of the derivation, in one place (candidates for knowledge parameters)."""
+
+# SRS sessions (per-fraction billing, staged treatment) within this many days form one course.
+SRS_COURSE_GAP_DAYS = 14
+# A radiotherapy course on the brain with at most this many fractions is stereotactic.
+SRS_MAX_FRACTIONS = 5
+# A progression up to this many days after a regimen ended (and before the next began) ended it.
+PROGRESSION_WINDOW_DAYS = 90
+# A brain lesion this large (cm) counts like mass effect: local therapy comes first.
+LARGE_LESION_CM = 3.0
+# Records of one agent merge into one course when the next starts within this many days of the
+# previous one's end (refills, cycles, administrations)...
+COURSE_MERGE_GAP_DAYS = 45
+# ...or, when the previous record has no end, within this many days of its start (renewals).
+RENEWAL_INTERVAL_DAYS = 100
+# Courses starting within this many days of a regimen's start belong to that regimen.
+REGIMEN_START_WINDOW_DAYS = 28
+# An administration-only course is still running when its last dose is this recent.
+ADMINISTRATION_ACTIVE_DAYS = 45

@@ -1,0 +1,67 @@
+"""The record as plain JSON resources, with the ones that must never count already set aside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds_service.fhir.record import PatientRecord
+from cds_service.state.terminology import as_dict, codings
+
+# Statuses that mean "this did not happen" or "this record is wrong", per resource type.
+_VOID_STATUS = {"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "draft"}
+_VOID_VERIFICATION = {"entered-in-error", "refuted"}
+
+
+def reference(resource: dict) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+
+
+def is_void(resource: dict) -> bool:
+    """Entered in error, refuted, cancelled, not done or not taken: never evidence of anything."""
+    if resource.get("status") in _VOID_STATUS:
+        return True
+    verification = {code for _, code, _ in codings(resource.get("verificationStatus"))}
+    return bool(verification & _VOID_VERIFICATION)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Resources by type as JSON dicts; void ones and draft orders are left out."""
+
+    by_type: dict[str, tuple[dict, ...]]
+    unavailable: frozenset[str] = frozenset()
+    set_aside: tuple[str, ...] = field(default=())  # references left out, with why
+
+    def of(self, *types: str) -> tuple[dict, ...]:
+        return tuple(r for t in types for r in self.by_type.get(t, ()))
+
+    def available(self, *types: str) -> bool:
+        """True when at least one of `types` could be obtained (so absence means none recorded)."""
+        return any(t not in self.unavailable for t in types)
+
+    def get(self, ref: str) -> dict | None:
+        rtype, _, rid = ref.partition("/")
+        return next((r for r in self.by_type.get(rtype, ()) if r.get("id") == rid), None)
+
+
+def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
+    """Split the record by type, leaving out void resources and anything that is a draft order."""
+    drafts = set(draft_refs)
+    by_type: dict[str, list[dict]] = {}
+    set_aside: list[str] = []
+    for model in record.resources:
+        resource: dict[str, Any] = as_dict(model)
+        ref = reference(resource)
+        if ref in drafts:
+            set_aside.append(f"{ref}: a draft order in this request, not history")
+        elif is_void(resource):
+            set_aside.append(
+                f"{ref}: status {resource.get('status') or 'refuted/entered-in-error'}, not used"
+            )
+        else:
+            by_type.setdefault(resource["resourceType"], []).append(resource)
+    return Resources(
+        {k: tuple(v) for k, v in by_type.items()}, frozenset(record.unavailable), tuple(set_aside)
+    )
