@@ -1,0 +1,1 @@
+"""Persistence behind cds_service.feedback: tables, database, validation, summary."""
