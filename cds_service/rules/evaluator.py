@@ -148,7 +148,12 @@ def _evaluate_rule(rule: Rule, state: PatientState, hook: str, order: DraftOrder
             result = trace("fired", reason)
             return Finding(rule, variant, order, dict(facts.cache), result), result
         checks.extend(variant_checks)
-    return None, trace("not-fired", "no variant applies")
+    unknown = sorted({c.criterion.fact for c in checks
+                      if c.role == "variant" and c.result == "unknown"})
+    reason = "no variant applies"
+    if unknown:
+        reason += f" (unknown: {', '.join(unknown)}: the rule does not guess)"
+    return None, trace("not-fired", reason)
 
 
 def examined_orders(state: PatientState) -> Iterable[DraftOrder]:

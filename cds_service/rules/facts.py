@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from cds_service.state.model import (
@@ -11,7 +12,9 @@ from cds_service.state.model import (
     DraftOrder,
     Fact,
     FhirDate,
+    LocalTherapy,
     PatientState,
+    PerformanceStatus,
     ProgressionEvent,
     Regimen,
 )
@@ -355,3 +358,305 @@ def new_regimen_without_cns_activity(ctx: FactContext) -> Stated:
     refs = tuple(o.reference for o in state.draft_orders if o.agents & systemic)
     text = f"New order: {names}, with no agent of proven CNS activity"
     return Stated(True, text, refs, {"ordered": names})
+
+
+# --- local therapy, performance status, surveillance (issue 4) -------------------------------
+
+GENERIC_BRAIN_SITE = "http://snomed.info/sct|12738006"
+_LOCAL_NAMES = {"srs": "SRS", "wbrt": "Whole-brain radiotherapy", "resection": "Resection"}
+
+
+def _latest_date(candidates: Iterable[FhirDate | None]) -> FhirDate | None:
+    dated = [x for x in candidates if x is not None]
+    return max(dated, key=lambda x: x.latest) if dated else None
+
+
+def _whole_months(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
+
+
+def _local_known(state: PatientState) -> bool:
+    # Without Procedures an empty list of local therapies means "unknown", never "none given".
+    return state.local_therapy_known.value is True
+
+
+def _local_text(therapy: LocalTherapy) -> str:
+    where = f" ({', '.join(therapy.targets)})" if therapy.targets else ""
+    return f"{_LOCAL_NAMES[therapy.kind]} {when(therapy.start)}{where}"
+
+
+def _onset(state: PatientState) -> FhirDate | None:
+    value = state.brain_metastases_onset.value
+    return value if isinstance(value, FhirDate) else None
+
+
+def _progressions_after(state: PatientState, day: FhirDate) -> list[ProgressionEvent]:
+    events = state.intracranial_progressions
+    return [e for e in events if e.when is not None and e.when.earliest > day.latest]
+
+
+def last_brain_event(state: PatientState) -> FhirDate | None:
+    """The latest dated brain event: diagnosis, intracranial progression or local CNS therapy."""
+    events = [e.when for e in state.intracranial_progressions]
+    return _latest_date([_onset(state), *events, *(t.start for t in state.local_therapies)])
+
+
+@fact("local_cns_therapy")
+def local_cns_therapy(ctx: FactContext) -> Stated:
+    """How many local CNS therapies (SRS courses, WBRT, resections) are recorded."""
+    state = ctx.state
+    if not _local_known(state):
+        return Stated(UNKNOWN)
+    therapies = state.local_therapies
+    if not therapies:
+        return Stated(0, "No SRS, whole-brain radiotherapy or resection on record")
+    text = "Local CNS therapy: " + "; ".join(_local_text(t) for t in therapies)
+    return Stated(len(therapies), text, tuple(ref for t in therapies for ref in t.evidence))
+
+
+@fact("local_therapy_since_last_brain_event")
+def local_therapy_since_last_brain_event(ctx: FactContext) -> Stated:
+    """Local CNS therapy on or after the latest brain diagnosis or intracranial progression."""
+    state = ctx.state
+    latest = _latest_date([_onset(state), *(e.when for e in state.intracranial_progressions)])
+    if not _local_known(state) or latest is None:
+        return Stated(UNKNOWN)
+    done = [t for t in state.local_therapies if t.start and t.start.latest >= latest.earliest]
+    if not done:
+        return Stated(False)
+    evidence = tuple(ref for t in done for ref in t.evidence)
+    return Stated(True, "; ".join(_local_text(t) for t in done), evidence)
+
+
+@fact("extracranial_status")
+def extracranial_status(ctx: FactContext) -> Stated:
+    """The latest extracranial disease status: progressing, stable or responding."""
+    status = ctx.state.extracranial_status
+    if not status.known:
+        return Stated(UNKNOWN, "", status.evidence)
+    return Stated(status.value, f"Extracranial disease {status.value}", status.evidence)
+
+
+@fact("on_her2_therapy", params=("her2_agents",))
+def on_her2_therapy(ctx: FactContext) -> Stated:
+    """A running regimen contains a HER2-directed agent."""
+    state = ctx.state
+    if not _therapy_known(state):
+        return Stated(UNKNOWN)
+    her2_agents = frozenset(ctx.params["her2_agents"])
+    running = [r for r in state.regimens if r.active and r.agents & her2_agents]
+    if not running:
+        return Stated(False)
+    regimen = running[-1]
+    text = f"Current therapy: {regimen_text(regimen)}"
+    return Stated(True, text, regimen.evidence, {"regimen": regimen.label})
+
+
+@fact("new_systemic_therapy_ordered", params=("systemic_agents",))
+def new_systemic_therapy_ordered(ctx: FactContext) -> Stated:
+    """A selected draft order starts a systemic anticancer agent not already being taken."""
+    state = ctx.state
+    if not _therapy_known(state):
+        return Stated(UNKNOWN)
+    systemic = frozenset(ctx.params["systemic_agents"])
+    running = frozenset(c.agent for c in state.courses if c.active)
+    orders = [o for o in state.draft_orders if o.selected and (o.agents & systemic) - running]
+    if not orders:
+        return Stated(False)
+    names = " + ".join(sorted({a for o in orders for a in o.agents & systemic}))
+    refs = tuple(o.reference for o in orders)
+    return Stated(True, f"New order: {names}", refs, {"ordered": names})
+
+
+@fact("brain_lesion_count")
+def brain_lesion_count(ctx: FactContext) -> Stated:
+    """The number of brain lesions in the latest report that states one."""
+    count = ctx.state.brain_lesion_count
+    if not count.known:
+        return Stated(UNKNOWN, "", count.evidence)
+    text = f"Brain lesions on the latest report that counts them: {count.value}"
+    return Stated(count.value, text, count.evidence)
+
+
+@fact("poor_performance_status", params=("ecog_poor_at_least", "kps_poor_below"))
+def poor_performance_status(ctx: FactContext) -> Stated:
+    """Latest ECOG at or above `ecog_poor_at_least`, or Karnofsky below `kps_poor_below`."""
+    recorded = ctx.state.performance_status
+    if not recorded.known or recorded.value is None:
+        return Stated(UNKNOWN, "", recorded.evidence)
+    status: PerformanceStatus = recorded.value  # type: ignore[assignment]
+    if status.scale == "ECOG":
+        poor = status.value >= int(ctx.params["ecog_poor_at_least"])
+    else:
+        poor = status.value < int(ctx.params["kps_poor_below"])
+    text = f"Performance status: {status.scale} {status.value} ({when(status.when)})"
+    return Stated(poor, text, recorded.evidence, {"scale": status.scale, "score": status.value})
+
+
+@fact("progression_after_last_srs")
+def progression_after_last_srs(ctx: FactContext) -> Stated:
+    """Intracranial progression recorded after the last SRS course."""
+    state = ctx.state
+    if not _local_known(state):
+        return Stated(UNKNOWN)
+    courses = [c for c in state.srs_courses if c.start is not None]
+    if not courses:
+        return Stated(False)
+    last = max(courses, key=lambda c: c.start.latest)  # type: ignore[union-attr]
+    event = _latest(_progressions_after(state, last.end or last.start))  # type: ignore[arg-type]
+    if event is None:
+        return Stated(False)
+    text = f"Intracranial progression {when(event.when)} ({event.description})"
+    text += f" after the last SRS ({when(last.start)})"
+    data = {"date": when(event.when), "last_srs": when(last.start)}
+    return Stated(True, text, event.evidence + last.evidence, data)
+
+
+def _specific_sites(keys: Iterable[str]) -> set[str]:
+    # "Brain" alone cannot tell one lesion from another; only a more specific site can match.
+    return {k for k in keys if k not in (GENERIC_BRAIN_SITE, "brain", "brain structure")}
+
+
+def _same_site_srs(state: PatientState, order: DraftOrder | None) -> LocalTherapy | None:
+    """The latest SRS course whose target matches a specific body site of the order."""
+    sites = _specific_sites(order.body_sites) if order is not None else set()
+    matched = [
+        c
+        for c in state.srs_courses
+        if c.start is not None
+        and sites & _specific_sites(c.target_codes + tuple(t.lower() for t in c.targets))
+    ]
+    return max(matched, key=lambda c: c.start.latest) if matched else None  # type: ignore[union-attr]
+
+
+@fact("srs_order_site_treated_before", needs_order=True)
+def srs_order_site_treated_before(ctx: FactContext) -> Stated:
+    """The SRS order names a body site an earlier SRS course already treated."""
+    state, order = ctx.state, ctx.order
+    if not _local_known(state) or order is None or not _specific_sites(order.body_sites):
+        return Stated(UNKNOWN)  # no specific target on the order: the same lesion cannot be judged
+    course = _same_site_srs(state, order)
+    if course is None or course.start is None:
+        return Stated(False)
+    months = _whole_months(course.start.latest, state.today)
+    site = ", ".join(course.targets) or "the same site"
+    text = f"Earlier SRS to {site} on {when(course.start)}, about {months} months ago"
+    data = {"date": when(course.start), "site": site, "months": months}
+    return Stated(True, text, course.evidence, data)
+
+
+@fact("progression_since_site_srs", needs_order=True)
+def progression_since_site_srs(ctx: FactContext) -> Stated:
+    """Intracranial progression recorded after the earlier SRS to the ordered site."""
+    course = _same_site_srs(ctx.state, ctx.order)
+    if course is None or course.start is None:
+        return Stated(UNKNOWN)
+    event = _latest(_progressions_after(ctx.state, course.start))
+    if event is None:
+        return Stated(False)
+    text = f"Intracranial progression {when(event.when)} ({event.description})"
+    return Stated(True, text, event.evidence, {"date": when(event.when)})
+
+
+@fact("on_antibody_drug_conjugate", params=("adc_agents",))
+def on_antibody_drug_conjugate(ctx: FactContext) -> Stated:
+    """A running regimen contains an antibody-drug conjugate (T-DM1, T-DXd)."""
+    state = ctx.state
+    if not _therapy_known(state):
+        return Stated(UNKNOWN)
+    adcs = frozenset(ctx.params["adc_agents"])
+    running = [r for r in state.regimens if r.active and r.agents & adcs]
+    if not running:
+        return Stated(False)
+    regimen = running[-1]
+    text = f"On an antibody-drug conjugate: {regimen_text(regimen)}"
+    return Stated(True, text, regimen.evidence, {"regimen": regimen.label})
+
+
+@fact("tucatinib_interaction", params=("strong_cyp3a_inducers", "strong_cyp2c8_inhibitors"))
+def tucatinib_interaction(ctx: FactContext) -> Stated:
+    """Interacting drugs taken or co-ordered: cyp3a-inducer, cyp2c8-inhibitor, both or none."""
+    state = ctx.state
+    if not _therapy_known(state):
+        return Stated(UNKNOWN)
+    inducers = frozenset(ctx.params["strong_cyp3a_inducers"])
+    inhibitors = frozenset(ctx.params["strong_cyp2c8_inhibitors"])
+    seen: dict[str, str] = {}
+    refs: list[str] = []
+    for course in (c for c in state.courses if c.active and c.agent in inducers | inhibitors):
+        seen.setdefault(course.agent, f"{course.agent} (taking since {when(course.start)})")
+        refs += course.evidence
+    for order in state.draft_orders:
+        for agent in sorted(order.agents & (inducers | inhibitors)):
+            seen.setdefault(agent, f"{agent} (ordered now)")
+            refs.append(order.reference)
+    kinds = {"cyp3a-inducer" if a in inducers else "cyp2c8-inhibitor" for a in seen}
+    if not kinds:
+        return Stated("none")
+    value = "both" if len(kinds) == 2 else kinds.pop()
+    data = {
+        "inducers": ", ".join(sorted(a for a in seen if a in inducers)),
+        "inhibitors": ", ".join(sorted(a for a in seen if a in inhibitors)),
+    }
+    text = "Interacting drug: " + "; ".join(seen[a] for a in sorted(seen))
+    return Stated(value, text, tuple(refs), data)
+
+
+@fact("brain_mri_on_record")
+def brain_mri_on_record(ctx: FactContext) -> Stated:
+    """Any brain MRI is in the record."""
+    mri = ctx.state.last_brain_mri
+    if not mri.known:
+        return Stated(UNKNOWN, "", mri.evidence)
+    return Stated(mri.value is not None)
+
+
+_MRI_PARAMS = ("mri_interval_days", "mri_late_interval_days", "mri_intensive_years")
+
+
+@fact("brain_mri_overdue", params=_MRI_PARAMS)
+def brain_mri_overdue(ctx: FactContext) -> Stated:
+    """No brain MRI within the surveillance interval, shorter in the years after a brain event.
+
+    `mri_interval_days` during the first `mri_intensive_years` after the last brain event
+    (diagnosis, intracranial progression, local therapy), `mri_late_interval_days` after that."""
+    state = ctx.state
+    mri = state.last_brain_mri
+    if not mri.known:
+        return Stated(UNKNOWN, "", mri.evidence)
+    if mri.value is None:
+        return Stated(True, "No brain MRI in the record", (), {"interval_days": None})
+    last: FhirDate = mri.value  # type: ignore[assignment]
+    age = (state.today - last.latest).days
+    late, early = int(ctx.params["mri_late_interval_days"]), int(ctx.params["mri_interval_days"])
+    event = last_brain_event(state)
+    if event is None:
+        # Without a dated brain event only the longer interval can be judged safely.
+        if age <= early:
+            return Stated(False)
+        if age <= late:
+            return Stated(UNKNOWN, "", mri.evidence)
+        text = f"Last brain MRI {when(last)}, {age} days ago"
+        return Stated(True, text, mri.evidence, {"interval_days": late})
+    years = float(ctx.params["mri_intensive_years"])
+    interval = early if (state.today - event.latest).days <= 365.25 * years else late
+    text = f"Last brain MRI {when(last)}, {age} days ago (last brain event {when(event)})"
+    return Stated(age > interval, text, mri.evidence, {"interval_days": interval, "age_days": age})
+
+
+@fact("hospice")
+def hospice(ctx: FactContext) -> Stated:
+    """Hospice or comfort care is recorded."""
+    return _from_fact(ctx.state.hospice, "Hospice care recorded")
+
+
+@fact("this_order", needs_order=True)
+def this_order(ctx: FactContext) -> Stated:
+    """The draft order a per-order rule is looking at, as the clinician named it."""
+    order = ctx.order
+    if order is None:
+        return Stated(UNKNOWN)
+    body_sites = order.resource.get("bodySite", [])
+    sites = [s["text"] for s in body_sites if isinstance(s, dict) and s.get("text")]
+    where = f" to {', '.join(sites)}" if sites else ""
+    return Stated(True, f"Order being placed: {order.display}{where}", (order.reference,))
