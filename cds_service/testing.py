@@ -4,18 +4,26 @@
     request = hook_request(bundle, "order-select", draft_orders=[lapatinib], selections=["MedicationRequest/x"])
     result = post_hook(client, request)          # a Flask test client or a base URL
     assert [c["indicator"] for c in result.cards] == ["critical"]
+
+Also: `service_for(hook)`, `cards_by_rule(result)`, golden comparison (`card_signature`,
+`compare_golden`), JWT signing as an EHR would (`sign_jwt`), and `live_server(app)` to run the
+app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service replay`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cds_service.cards import rule_id_of
 from cds_service.services import SERVICES, ServiceDefinition
 
 AS_OF_EXTENSION = "org.her2cns.asOfDate"
@@ -38,8 +46,10 @@ def _patient_of(resource: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _has_code(resource: Mapping[str, Any], tokens: Sequence[str]) -> bool:
-    codings = (resource.get("code") or {}).get("coding") or []
+def _has_code(resource: Mapping[str, Any], tokens: Sequence[str], element: str = "code") -> bool:
+    concepts = resource.get(element) or []
+    concepts = concepts if isinstance(concepts, list) else [concepts]
+    codings = [c for concept in concepts for c in (concept.get("coding") or [])]
     for token in tokens:
         system, _, code = token.rpartition("|")
         if any(c.get("code") == code and (not system or c.get("system") == system) for c in codings):
@@ -58,8 +68,8 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
     for name, value in parse_qsl(params):
         if name == "patient":
             matches = [r for r in matches if _patient_of(r) == value.rsplit("/", 1)[-1]]
-        elif name == "code":
-            matches = [r for r in matches if _has_code(r, value.split(","))]
+        elif name in ("code", "category"):
+            matches = [r for r in matches if _has_code(r, value.split(","), name)]
         else:
             raise ValueError(f"search parameter {name!r} not supported here")
     return {
@@ -146,3 +156,138 @@ def post_hook(target: Any, request: Mapping[str, Any], *, service_id: str | None
         return HookResult(response.status_code, body, dict(response.headers))
     response = target.post(path, json=request, headers=dict(headers or {}))
     return HookResult(response.status_code, response.get_json(silent=True), dict(response.headers))
+
+
+def service_for(hook: str) -> ServiceDefinition:
+    """Our service answering `hook` (KeyError for a hook we do not serve)."""
+    return SERVICE_FOR_HOOK[hook]
+
+
+def cards_by_rule(
+    result: HookResult | Iterable[Mapping[str, Any]],
+) -> dict[str | None, list[dict[str, Any]]]:
+    """Cards grouped by the rule that produced them (source.topic.code)."""
+    grouped: dict[str | None, list[dict[str, Any]]] = {}
+    for card in result.cards if isinstance(result, HookResult) else result:
+        grouped.setdefault(rule_id_of(dict(card)), []).append(dict(card))
+    return grouped
+
+
+# Golden files (fixtures/golden/<request stem>.json) hold what a clinician must see, not the
+# wording: {"request", "why", "cards": [{"rule", "indicator", "suggestions": [[code, ...] per
+# suggestion, in card order], "deletes": [draft order reference, ...], "override_reasons":
+# [code, ...]}]}. A wording change does not break them; a different rule, urgency, proposed drug,
+# removed order or override reason does. A key left out of a golden card means "none".
+
+
+def _created_codes(action: Mapping[str, Any]) -> list[str]:
+    resource = action.get("resource") or {}
+    concept = resource.get("medicationCodeableConcept") or resource.get("code") or {}
+    return [c["code"] for c in concept.get("coding", []) if isinstance(c, Mapping) and "code" in c]
+
+
+def card_signature(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The golden-file view of one card: rule id, indicator, suggestion codes, delete targets."""
+    suggestions, deletes = [], set()
+    for suggestion in card.get("suggestions", []):
+        codes: list[str] = []
+        for action in suggestion.get("actions", []):
+            if action.get("type") == "create":
+                codes += _created_codes(action)
+            elif action.get("type") == "delete" and action.get("resourceId"):
+                deletes.add(action["resourceId"])
+        suggestions.append(sorted(codes))
+    return {
+        "rule": rule_id_of(dict(card)),
+        "indicator": card.get("indicator"),
+        "suggestions": suggestions,  # in card order: the recommended option comes first
+        "deletes": sorted(deletes),
+        "override_reasons": [r.get("code") for r in card.get("overrideReasons", [])],
+    }
+
+
+def _normalised(signature: Mapping[str, Any]) -> dict[str, Any]:
+    """A golden card in canonical form; list-valued keys left out mean empty."""
+    return {
+        "rule": signature.get("rule"),
+        "indicator": signature.get("indicator"),
+        "suggestions": [sorted(codes) for codes in signature.get("suggestions", [])],
+        "deletes": sorted(signature.get("deletes", [])),
+        "override_reasons": list(signature.get("override_reasons", [])),
+    }
+
+
+def _sort_key(signature: Mapping[str, Any]) -> tuple[str, str]:
+    return str(signature["rule"]), str(signature["indicator"])
+
+
+def golden_of(cards: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A golden document for these cards (to write a new golden file from a reviewed response)."""
+    return {"cards": sorted((card_signature(c) for c in cards), key=_sort_key)}
+
+
+def _signature_line(signature: Mapping[str, Any]) -> str:
+    parts = [f"{signature['rule']} [{signature['indicator']}]"]
+    if signature["suggestions"]:
+        options = ("+".join(codes) or "(no order)" for codes in signature["suggestions"])
+        parts.append("suggests " + " | ".join(options))
+    if signature["deletes"]:
+        parts.append("deletes " + ", ".join(signature["deletes"]))
+    if signature["override_reasons"]:
+        parts.append("override reasons " + ", ".join(signature["override_reasons"]))
+    return "; ".join(parts)
+
+
+def compare_golden(cards: Iterable[Mapping[str, Any]], golden: Mapping[str, Any]) -> list[str]:
+    """Readable differences between the cards and a golden document; [] when they agree."""
+    want = sorted((_normalised(g) for g in golden.get("cards", [])), key=_sort_key)
+    got = golden_of(cards)["cards"]
+    missing, unexpected = list(want), []
+    for signature in got:
+        if signature in missing:
+            missing.remove(signature)  # one for one, so a duplicated card is a difference
+        else:
+            unexpected.append(signature)
+    return [f"- expected: {_signature_line(s)}" for s in missing] + [
+        f"+ got:      {_signature_line(s)}" for s in unexpected
+    ]
+
+
+def sign_jwt(
+    private_key_pem: bytes | str, *, iss: str, aud: str, kid: str | None = None, lifetime: int = 300
+) -> str:
+    """A CDS Hooks 2.0 client JWT: ES384 for an EC key, RS384 for RSA; fresh jti, exp +5 min."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    pem = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
+    key = load_pem_private_key(pem, password=None)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        alg = "ES384"
+    elif isinstance(key, rsa.RSAPrivateKey):
+        alg = "RS384"
+    else:
+        raise ValueError("signing key must be an EC (ES384) or RSA (RS384) private key")
+    now = int(time.time())
+    claims = {"iss": iss, "aud": aud, "exp": now + lifetime, "iat": now, "jti": str(uuid.uuid4())}
+    headers: dict[str, Any] = {"typ": "JWT"}
+    if kid:
+        headers["kid"] = kid
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)
+
+
+@contextmanager
+def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve a WSGI app on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server(host, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()

@@ -42,15 +42,7 @@ PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS = (
     "DiagnosticReport is not prefetched: brain MRI reports (lesion count, MRI dates) "
     "never reach the derivation"
 )
-KNOWN_GAPS = {
-    "scenario-01-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "variant-01e-srs-billing-codes-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "variant-01f-mcode-rt-course-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "control-01-her2-negative-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "control-03-tucatinib-stable-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "control-04-progressed-on-tucatinib-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-    "control-08-phenytoin-patient-view": PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS,
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _params() -> list[Any]:

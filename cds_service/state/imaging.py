@@ -36,10 +36,16 @@ def last_brain_mri(res: Resources) -> Fact[FhirDate]:
     """Date of the latest brain MRI; value None when the record holds none."""
     if not res.available(*IMAGING_TYPES):
         return Fact.unknown("imaging could not be obtained")
+    # Where part of the imaging record could not be fetched, a later MRI may sit there: then
+    # "none on record" is unknown, and a date found is only the latest we could see.
+    missing = [t for t in IMAGING_TYPES if not res.available(t)]
+    gap = (f"{', '.join(missing)} could not be obtained",) if missing else ()
     found = [(dates.clinical_date(r), r) for r in res.of(*IMAGING_TYPES) if is_brain_mri(r)]
     dated = [(d, r) for d, r in found if d]
     if not dated:
+        if missing:
+            return Fact.unknown("no brain MRI found", *gap)
         return Fact(None, (), ("no brain MRI in the record",))  # type: ignore[arg-type]
     when = max(d for d, _ in dated)
     refs = tuple(reference(r) for d, r in dated if d == when)
-    return Fact(when, refs, dates.partial_notes(refs[0], when))
+    return Fact(when, refs, dates.partial_notes(refs[0], when) + gap)

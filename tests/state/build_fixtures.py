@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (clinical text and codes read better unwrapped)
-"""Writes fixtures/{scenarios,variants,controls}/*.json: run `python tests/state/build_fixtures.py`.
+"""Writes fixtures/{scenarios,variants,controls}/*.json: run `python -m tests.state.build_fixtures`.
 
 Variants are scenario 1 recoded the way other EHRs send it; test_fixtures checks the files match.
 """

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from tests.state.support import FIXTURES
 
 from cds_service.commands import explain
 

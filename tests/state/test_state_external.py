@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXTERNAL, state_of
+from tests.state.support import EXTERNAL, state_of
 
 
 def _bundle(*names: str) -> dict:

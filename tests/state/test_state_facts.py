@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from build_fixtures import NEGATIVE, POSITIVE, SCT, Patient, cc, scenario_01
-from conftest import state_of
+from tests.state.build_fixtures import NEGATIVE, POSITIVE, SCT, Patient, cc, scenario_01
+from tests.state.support import state_of
 
 from cds_service.state.model import UNKNOWN
 

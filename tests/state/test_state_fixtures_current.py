@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from build_fixtures import build, render
+from tests.state.build_fixtures import build, render
 
 BUILT = build()
 

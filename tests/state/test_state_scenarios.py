@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import FIXTURES, load_bundle, state_of
+from tests.state.support import FIXTURES, load_bundle, state_of
 
 from cds_service.state.model import UNKNOWN, PatientState
 

@@ -1,0 +1,130 @@
+"""The CDS services we offer, declared once: discovery and request routing both read SERVICES."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from cds_service.errors import UnknownService
+
+_PATIENT = "{{context.patientId}}"
+
+# LOINC codes of the Observations the derivation reads: HER2 tests (48676-1, 85319-2, 18474-7,
+# 85318-4, 31150-6, 49683-6), cancer disease status (97509-4), ECOG (89247-1), Karnofsky (89243-0).
+_OBSERVATION_CODES = (
+    "48676-1",
+    "85319-2",
+    "18474-7",
+    "85318-4",
+    "31150-6",
+    "49683-6",
+    "97509-4",
+    "89247-1",
+    "89243-0",
+)
+
+_RADIOLOGY_CATEGORIES = (
+    "http://terminology.hl7.org/CodeSystem/v2-0074|RAD",
+    "http://loinc.org|LP29684-5",
+)
+
+PREFETCH: Mapping[str, str] = MappingProxyType(
+    {
+        "patient": f"Patient/{_PATIENT}",
+        "conditions": f"Condition?patient={_PATIENT}",
+        "medicationStatements": f"MedicationStatement?patient={_PATIENT}",
+        "medicationRequests": f"MedicationRequest?patient={_PATIENT}",
+        "medicationAdministrations": f"MedicationAdministration?patient={_PATIENT}",
+        "procedures": f"Procedure?patient={_PATIENT}",
+        "imagingStudies": f"ImagingStudy?patient={_PATIENT}",
+        # Radiology reports carry brain MRIs recorded only as a report, lesion counts and sizes,
+        # and mass effect in their text (category: HL7 v2-0074 RAD or US Core LOINC Radiology).
+        "diagnosticReports": f"DiagnosticReport?patient={_PATIENT}&category="
+        + ",".join(_RADIOLOGY_CATEGORIES),
+        "observations": f"Observation?patient={_PATIENT}&code="
+        + ",".join(f"http://loinc.org|{code}" for code in _OBSERVATION_CODES),
+    }
+)
+
+# Without diagnoses and medication orders no rule can be judged; the rest only sharpens advice
+# and is reported as unavailable (unknown) when it can't be had.
+REQUIRED_PREFETCH: frozenset[str] = frozenset({"conditions", "medicationRequests"})
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """One CDS service: what discovery announces and what a call to it must satisfy."""
+
+    id: str
+    hook: str
+    title: str
+    description: str
+    prefetch: Mapping[str, str]
+    required: frozenset[str]
+
+    def discovery(self) -> dict[str, object]:
+        """This service as an entry of the discovery response."""
+        return {
+            "hook": self.hook,
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "prefetch": dict(self.prefetch),
+        }
+
+    def resource_type(self, key: str) -> str:
+        """The FHIR resource type a prefetch key reads (`Condition?patient=..` -> `Condition`)."""
+        return self.prefetch[key].split("?", 1)[0].split("/", 1)[0]
+
+
+_DESCRIPTION = (
+    "CNS-active therapy advice for HER2-positive metastatic breast cancer with brain "
+    "metastases: {what}. Cards state what the record shows and cite the guideline or trial."
+)
+
+SERVICES: tuple[ServiceDefinition, ...] = (
+    ServiceDefinition(
+        id="her2-cns-patient-view",
+        hook="patient-view",
+        title="HER2+ brain metastases: CNS-active therapy review",
+        description=_DESCRIPTION.format(
+            what="when the chart opens, flags intracranial progression without a CNS-active "
+            "HER2 regimen"
+        ),
+        prefetch=PREFETCH,
+        required=REQUIRED_PREFETCH,
+    ),
+    ServiceDefinition(
+        id="her2-cns-order-select",
+        hook="order-select",
+        title="HER2+ brain metastases: order check at selection",
+        description=_DESCRIPTION.format(
+            what="checks the selected orders, e.g. a lapatinib rechallenge after progression "
+            "on lapatinib"
+        ),
+        prefetch=PREFETCH,
+        required=REQUIRED_PREFETCH,
+    ),
+    ServiceDefinition(
+        id="her2-cns-order-sign",
+        hook="order-sign",
+        title="HER2+ brain metastases: order check at signing",
+        description=_DESCRIPTION.format(
+            what="checks the orders about to be signed, e.g. a lapatinib rechallenge after "
+            "progression on lapatinib"
+        ),
+        prefetch=PREFETCH,
+        required=REQUIRED_PREFETCH,
+    ),
+)
+
+_BY_ID: Mapping[str, ServiceDefinition] = MappingProxyType({s.id: s for s in SERVICES})
+
+
+def find_service(service_id: str) -> ServiceDefinition:
+    """The service with this id; raises UnknownService (404)."""
+    try:
+        return _BY_ID[service_id]
+    except KeyError:
+        raise UnknownService(f"no CDS service with id {service_id[:100]!r}") from None
