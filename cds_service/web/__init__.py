@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, request validation, error responses; the only code that knows Flask."""

@@ -1,0 +1,94 @@
+"""`cds-service serve --host H --port P`: the app under gunicorn (sync workers, preloaded)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from cds_service.app import create_app
+from cds_service.config import Settings
+from cds_service.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Development defaults applied by --dev unless the environment says otherwise.
+_DEV_DEFAULTS = {"CDS_AUTH": "off", "CDS_CLOCK_OVERRIDE": "on"}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn sync workers (default: one per CPU core; the work is CPU-bound)",
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development: one worker, CDS_AUTH=off and CDS_CLOCK_OVERRIDE=on "
+        "unless set in the environment",
+    )
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+    """gunicorn in-process, serving create_app() (no import string, no config file)."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self._settings = settings
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        app = create_app(self._settings)
+        # With --preload this runs in the master: drop pooled database connections before the
+        # fork so that no two workers ever share one; each opens its own on first use.
+        app.extensions["cds"].feedback.close()
+        return app
+
+
+def run(args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    if args.dev:
+        for name, value in _DEV_DEFAULTS.items():
+            env.setdefault(name, value)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        log.error("bad configuration: %s", exc)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    workers = 1 if args.dev else (args.workers or os.cpu_count() or 1)
+    options: dict[str, Any] = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": workers,
+        "worker_class": "sync",
+        # Load once in the master: a broken knowledge base stops start-up before any worker
+        # forks, and workers share the loaded rules copy-on-write.
+        "preload_app": True,
+        # The control socket lives at one path per user: a second instance (another port, the
+        # tests) would collide with it, and the service needs no runtime management.
+        "control_socket_disable": True,
+        "loglevel": settings.log_level.lower(),
+        "accesslog": "-",
+        # The access log line carries only method, path, status and timing: no bodies.
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+    }
+    try:
+        _Gunicorn(settings, options).run()
+    except ConfigError as exc:
+        log.error("refusing to start: %s", exc)
+        return 2
+    return 0

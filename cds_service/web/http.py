@@ -1,0 +1,29 @@
+"""Request bodies in (size-capped, orjson) and JSON responses out."""
+
+from __future__ import annotations
+
+import orjson
+from flask import Request, Response
+
+from cds_service.errors import BadRequest, PayloadTooLarge
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+
+
+def read_json(request: Request, limit: int) -> object:
+    """The parsed JSON body; 413 over `limit` bytes (declared or actually sent), 400 if not JSON."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
+    # Read one byte past the limit: a client may send more than it declared, or not declare.
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+    if not data.strip():
+        raise BadRequest("body: is empty; expected a JSON object")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: malformed JSON ({exc})") from None
