@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from cds_service.cards import rule_id_of
+from cds_service.fhir.references import patient_of
 from cds_service.services import SERVICES, ServiceDefinition
 
 AS_OF_EXTENSION = "org.her2cns.asOfDate"
@@ -36,14 +37,6 @@ def load_json(path: str | Path) -> Any:
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [e["resource"] for e in bundle.get("entry", []) if isinstance(e, Mapping) and "resource" in e]
-
-
-def _patient_of(resource: Mapping[str, Any]) -> str | None:
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
-            return ref["reference"].rsplit("/", 1)[-1]
-    return None
 
 
 def _has_code(resource: Mapping[str, Any], tokens: Sequence[str], element: str = "code") -> bool:
@@ -67,7 +60,7 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
     matches = [r for r in resources if r.get("resourceType") == path]
     for name, value in parse_qsl(params):
         if name == "patient":
-            matches = [r for r in matches if _patient_of(r) == value.rsplit("/", 1)[-1]]
+            matches = [r for r in matches if patient_of(r) == value.rsplit("/", 1)[-1]]
         elif name in ("code", "category"):
             matches = [r for r in matches if _has_code(r, value.split(","), name)]
         else:

@@ -18,6 +18,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
+from cds_service.fhir.references import patient_of
 from cds_service.errors import FhirFetchError
 from cds_service.fhir.allowlist import Base, within
 
@@ -341,23 +342,11 @@ def _check_patient(query: Query, resources: list[dict]) -> list[dict]:
     for resource in resources:
         if resource.get("resourceType") != query.resource_type:
             continue  # _include'd resources are not the patient's own
-        for field in ("subject", "patient"):
-            reference = resource.get(field)
-            target = reference.get("reference") if isinstance(reference, dict) else None
-            if isinstance(target, str) and _patient_id(target) not in (None, wanted):
-                raise FhirFetchError(
-                    f"{query.what}: the server returned another patient's data; none of it used"
-                )
+        if patient_of(resource) not in (None, wanted):
+            raise FhirFetchError(
+                f"{query.what}: the server returned another patient's data; none of it used"
+            )
     return resources
-
-
-def _patient_id(reference: str) -> str | None:
-    """`Patient/123`, `https://ehr/fhir/Patient/123/_history/2` -> `123`; None if not a Patient."""
-    segments = urlsplit(reference).path.split("/")
-    for index in range(len(segments) - 1):
-        if segments[index] == "Patient":
-            return unquote(segments[index + 1])
-    return None
 
 
 def _next_link(bundle: dict) -> str | None:

@@ -13,6 +13,7 @@ from cds_service.config import Settings
 from cds_service.errors import FhirFetchError, FhirServerNotAllowed, PreconditionFailed
 from cds_service.fhir.fetch import Fetched, fetch_missing
 from cds_service.fhir.record import PatientRecord, Skipped, parse_record
+from cds_service.fhir.references import patient_of
 from cds_service.services import ServiceDefinition
 
 if TYPE_CHECKING:  # the web layer imports this module; Caller is only a parameter type here
@@ -55,31 +56,30 @@ def resolve(
         for key, result in fetched.items():
             items.extend((key, resource) for resource in result.resources)
     drafts = draft_order_keys(context)
-    return _parse(
+    ours, others = _split_by_patient(
         [(source, raw) for source, raw in items if _identity(raw) not in drafts],
-        unavailable={service.resource_type(key) for key in failures},
+        context.get("patientId"),
     )
+    record = parse_record(ours, unavailable={service.resource_type(key) for key in failures})
+    return replace(record, skipped=record.skipped + others) if others else record
 
 
-def _parse(items: list[tuple[str, object]], unavailable: set[str]) -> PatientRecord:
-    try:
-        return parse_record(items, unavailable)
-    except RecursionError:
-        # Only a resource nested far deeper than any real one gets here (fhir.resources
-        # recurses per level): find it, skip it like any malformed resource, read the rest.
-        kept: list[tuple[str, object]] = []
-        too_deep: list[Skipped] = []
-        for source, raw in items:
-            try:
-                parse_record([(source, raw)])
-                kept.append((source, raw))
-            except RecursionError:
-                resource_type, resource_id = _identity(raw) or (None, None)
-                skipped = Skipped(source, resource_type, resource_id, "nested too deeply")
-                log.warning("%s", skipped.describe())
-                too_deep.append(skipped)
-        record = parse_record(kept, unavailable)
-        return replace(record, skipped=record.skipped + tuple(too_deep))
+def _split_by_patient(
+    items: list[tuple[str, object]], patient: object
+) -> tuple[list[tuple[str, object]], tuple[Skipped, ...]]:
+    """Keep what belongs to the patient in context; another patient's data is never read as theirs."""
+    ours: list[tuple[str, object]] = []
+    others: list[Skipped] = []
+    for source, raw in items:
+        owner = patient_of(raw) if isinstance(raw, Mapping) else None
+        if owner is None or owner == patient:
+            ours.append((source, raw))
+            continue
+        resource_type, resource_id = _identity(raw) or (None, None)
+        skipped = Skipped(source, resource_type, resource_id, "belongs to another patient")
+        log.warning("%s", skipped.describe())
+        others.append(skipped)
+    return ours, tuple(others)
 
 
 def _is_outcome(value: object) -> bool:

@@ -67,6 +67,8 @@ def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | No
         return model.model_validate(raw)
     except ValidationError as exc:
         return Skipped(source, resource_type, resource_id, _reason(exc))
+    except RecursionError:  # only a resource nested far deeper than any real one
+        return Skipped(source, resource_type, resource_id, "nested too deeply")
     except (TypeError, ValueError) as exc:  # fhir_core raises these for some malformed input
         return Skipped(source, resource_type, resource_id, type(exc).__name__)
 

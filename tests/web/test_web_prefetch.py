@@ -20,7 +20,12 @@ SETTINGS = Settings(auth_enabled=False)
 CALLER = Caller(iss=None)
 ORDER_SELECT = find_service("her2-cns-order-select")
 PATIENT_VIEW = find_service("her2-cns-patient-view")
-CONDITION = external("hl7-mcode-stu4/Condition-secondary-cancer-condition-brain-mets.json")
+# mCODE's example belongs to John Anyperson: re-homed to the request's patient, since resources
+# of another patient are (rightly) skipped.
+CONDITION = {
+    **external("hl7-mcode-stu4/Condition-secondary-cancer-condition-brain-mets.json"),
+    "subject": {"reference": f"Patient/{PATIENT_ID}"},
+}
 
 
 @pytest.fixture
@@ -163,3 +168,19 @@ def test_a_bad_as_of_date_is_named_when_the_override_is_on(make_app):
 
     assert response.status_code == 400
     assert response.get_json()["message"].startswith('extension["org.her2cns.asOfDate"]:')
+
+
+def test_prefetch_resources_of_another_patient_are_skipped_and_reported(client, caplog):
+    stranger = {
+        "resourceType": "Condition",
+        "id": "someone-else",
+        "subject": {"reference": "Patient/another-patient"},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C79.31"}]},
+    }
+    own = dict(stranger, id="own", subject={"reference": f"Patient/{PATIENT_ID}"})
+    request = hook_request("patient-view", prefetch={"conditions": searchset(own, stranger), "medicationRequests": None})
+    with caplog.at_level("WARNING"):
+        response = client.post(service_url("patient-view"), json=request)
+    assert response.status_code == 200
+    assert "Condition/someone-else from conditions skipped: belongs to another patient" in caplog.text
+    assert "Condition/own" not in caplog.text

@@ -1,0 +1,28 @@
+"""Which patient a FHIR resource belongs to, read from its subject or patient reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+
+def patient_id(reference: str) -> str | None:
+    """`Patient/123`, `https://ehr/fhir/Patient/123/_history/2` -> `123`; None if not a Patient."""
+    segments = urlsplit(reference).path.split("/")
+    for index in range(len(segments) - 1):
+        if segments[index] == "Patient":
+            return unquote(segments[index + 1])
+    return None
+
+
+def patient_of(resource: Mapping) -> str | None:
+    """The id of the patient a resource is about (a Patient is about itself); None if it says not."""
+    if resource.get("resourceType") == "Patient":
+        value = resource.get("id")
+        return value if isinstance(value, str) else None
+    for field in ("subject", "patient"):
+        reference = resource.get(field)
+        target = reference.get("reference") if isinstance(reference, Mapping) else None
+        if isinstance(target, str) and (found := patient_id(target)) is not None:
+            return found
+    return None
