@@ -40,6 +40,7 @@ def resolve(
     prefetch = request.get("prefetch") or {}
     items: list[tuple[str, object]] = []
     missing: dict[str, str] = {}  # key -> why the client did not give it
+    first_pages: dict[str, list[object]] = {}
     for key in service.prefetch:
         value = prefetch.get(key, _ABSENT)
         if value is _ABSENT:
@@ -48,6 +49,12 @@ def resolve(
             continue  # the client had no data: an answer, not a gap
         elif _is_outcome(value):
             missing[key] = "the client could not get it (OperationOutcome)"
+        elif _has_next_page(value):
+            # Paginated prefetch (allowed since CDS Hooks 2.0): the first page alone could read
+            # as "none recorded", so the whole search is fetched; if it can't be, the page is
+            # kept and its resource type counts as unavailable (absence stays unknown).
+            missing[key] = "prefetch is paginated"
+            first_pages[key] = list(_resources(value))
         else:
             items.extend((key, resource) for resource in _resources(value))
     failures: dict[str, str] = {}
@@ -55,6 +62,8 @@ def resolve(
         fetched, failures = _fetch(service, request, context, missing, settings, caller)
         for key, result in fetched.items():
             items.extend((key, resource) for resource in result.resources)
+        for key in failures:
+            items.extend((key, resource) for resource in first_pages.get(key, ()))
     drafts = draft_order_keys(context)
     ours, others = _split_by_patient(
         [(source, raw) for source, raw in items if _identity(raw) not in drafts],
@@ -80,6 +89,13 @@ def _split_by_patient(
         log.warning("%s", skipped.describe())
         others.append(skipped)
     return ours, tuple(others)
+
+
+def _has_next_page(value: object) -> bool:
+    links = value.get("link") if isinstance(value, dict) else None
+    return isinstance(links, list) and any(
+        isinstance(link, dict) and link.get("relation") == "next" for link in links
+    )
 
 
 def _is_outcome(value: object) -> bool:

@@ -184,3 +184,53 @@ def test_prefetch_resources_of_another_patient_are_skipped_and_reported(client, 
     assert response.status_code == 200
     assert "Condition/someone-else from conditions skipped: belongs to another patient" in caplog.text
     assert "Condition/own" not in caplog.text
+
+
+def _paginated(*resources: dict) -> dict:
+    page = searchset(*resources)
+    page["link"] = [{"relation": "next", "url": "https://ehr.example.org/fhir/Condition?page=2"}]
+    return page
+
+
+def test_paginated_prefetch_is_fetched_whole_from_the_fhir_server(fetches):
+    asked, answers = fetches
+    second = {**CONDITION, "id": "on-page-2"}
+    answers["conditions"] = Fetched("conditions", resources=(CONDITION, second))
+    request = hook_request("patient-view", fhirServer="https://ehr.example.org/fhir")
+    request["prefetch"] = {key: None for key in PATIENT_VIEW.prefetch}
+    request["prefetch"]["conditions"] = _paginated(CONDITION)
+
+    record = resolve(PATIENT_VIEW, request, SETTINGS, Caller(iss="ehr", fhir_servers=("https://ehr.example.org",)))
+
+    assert list(asked["queries"]) == ["conditions"]
+    assert sorted(r.id for r in record.of_type("Condition")) == sorted([CONDITION["id"], "on-page-2"])
+    assert record.unavailable == frozenset()
+
+
+def test_paginated_required_prefetch_without_a_server_is_412():
+    request = hook_request("patient-view")
+    request["prefetch"] = {key: None for key in PATIENT_VIEW.prefetch}
+    request["prefetch"]["conditions"] = _paginated(CONDITION)
+
+    with pytest.raises(PreconditionFailed, match="conditions"):
+        resolve(PATIENT_VIEW, request, SETTINGS, CALLER)
+
+
+def test_paginated_optional_prefetch_keeps_the_page_but_absence_is_unknown():
+    observation = {
+        "resourceType": "Observation",
+        "id": "ecog",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "89247-1"}]},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "valueInteger": 1,
+    }
+    request = hook_request("patient-view")
+    request["prefetch"] = {key: None for key in PATIENT_VIEW.prefetch}
+    request["prefetch"]["conditions"] = searchset(CONDITION)
+    request["prefetch"]["observations"] = _paginated(observation)
+
+    record = resolve(PATIENT_VIEW, request, SETTINGS, CALLER)
+
+    assert [r.id for r in record.of_type("Observation")] == ["ecog"]
+    assert record.unavailable == frozenset({"Observation"})
