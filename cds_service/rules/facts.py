@@ -17,6 +17,7 @@ from cds_service.state.model import (
     PerformanceStatus,
     ProgressionEvent,
     Regimen,
+    agents_label,
 )
 
 
@@ -105,7 +106,11 @@ def _progressed(regimen: Regimen) -> bool:
 
 
 def regimen_text(regimen: Regimen) -> str:
-    text = f"{regimen.label} ({span(regimen.start, regimen.end, regimen.active)})"
+    current = regimen.current_agents
+    text = f"{agents_label(current)} ({span(regimen.start, regimen.end, regimen.active)})"
+    completed = [c for c in regimen.courses if c.agent not in current]
+    if completed:
+        text += "; " + ", ".join(f"{c.agent} completed {when(c.end)}" for c in completed)
     if regimen.stop_reason is not UNKNOWN and not regimen.active:
         text += f", stopped for {regimen.stop_reason}"
     return text
@@ -236,7 +241,8 @@ def current_regimen(ctx: FactContext) -> Stated:
     if not active:
         return Stated(None, "No systemic therapy active")
     regimen = active[-1]
-    return Stated(regimen.label, f"Current therapy: {regimen_text(regimen)}", regimen.evidence)
+    label = agents_label(regimen.current_agents)
+    return Stated(label, f"Current therapy: {regimen_text(regimen)}", regimen.evidence)
 
 
 @fact("on_working_cns_active_regimen", params=("cns_active_regimen_agents",))
@@ -444,12 +450,12 @@ def on_her2_therapy(ctx: FactContext) -> Stated:
     if not _therapy_known(state):
         return Stated(UNKNOWN)
     her2_agents = frozenset(ctx.params["her2_agents"])
-    running = [r for r in state.regimens if r.active and r.agents & her2_agents]
+    running = [r for r in state.regimens if r.active and r.current_agents & her2_agents]
     if not running:
         return Stated(False)
     regimen = running[-1]
     text = f"Current therapy: {regimen_text(regimen)}"
-    return Stated(True, text, regimen.evidence, {"regimen": regimen.label})
+    return Stated(True, text, regimen.evidence, {"regimen": agents_label(regimen.current_agents)})
 
 
 @fact("new_systemic_therapy_ordered", params=("systemic_agents",))
@@ -565,12 +571,12 @@ def on_antibody_drug_conjugate(ctx: FactContext) -> Stated:
     if not _therapy_known(state):
         return Stated(UNKNOWN)
     adcs = frozenset(ctx.params["adc_agents"])
-    running = [r for r in state.regimens if r.active and r.agents & adcs]
+    running = [r for r in state.regimens if r.active and r.current_agents & adcs]
     if not running:
         return Stated(False)
     regimen = running[-1]
     text = f"On an antibody-drug conjugate: {regimen_text(regimen)}"
-    return Stated(True, text, regimen.evidence, {"regimen": regimen.label})
+    return Stated(True, text, regimen.evidence, {"regimen": agents_label(regimen.current_agents)})
 
 
 @fact("tucatinib_interaction", params=("strong_cyp3a_inducers", "strong_cyp2c8_inhibitors"))

@@ -156,6 +156,11 @@ AGENT_ORDER = {
 }
 
 
+def agents_label(agents: frozenset[str] | set[str]) -> str:
+    """Oncologists name HER2-directed agents before chemotherapy ("lapatinib + capecitabine")."""
+    return " + ".join(sorted(agents, key=lambda a: (AGENT_ORDER.get(a, len(AGENT_ORDER)), a)))
+
+
 @dataclass(frozen=True, slots=True)
 class DrugCourse:
     """One continuous course of one agent (refills and renewals merged)."""
@@ -184,8 +189,15 @@ class Regimen:
 
     @property
     def label(self) -> str:
-        # Oncologists name HER2-directed agents before chemotherapy ("lapatinib + capecitabine").
-        return " + ".join(sorted(self.agents, key=lambda a: (AGENT_ORDER.get(a, len(AGENT_ORDER)), a)))
+        return agents_label(self.agents)
+
+    @property
+    def current_agents(self) -> frozenset[str]:
+        """What is still given: chemotherapy completed within a line leaves its maintenance."""
+        if not self.active:
+            return self.agents
+        running = frozenset(c.agent for c in self.courses if c.active)
+        return running or self.agents
 
     @property
     def evidence(self) -> tuple[str, ...]:
