@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A resource we could not use, and why (field paths and error types only: no values, no PHI)."""
+    """A resource we could not use, and why (field paths and error types only: no values or PHI)."""
 
     source: str  # prefetch key or query the resource came from
     resource_type: str | None
@@ -76,7 +76,13 @@ def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | No
 # Real EHR exports sometimes carry two value[x] choices on one Observation (a coded "Positive"
 # beside "valueQuantity 3"), which FHIR forbids. The coded interpretation is kept; the rest is
 # dropped and the repair reported, rather than losing the whole result.
-_VALUE_PRIORITY = ("valueCodeableConcept", "valueQuantity", "valueString", "valueBoolean", "valueInteger")
+_VALUE_PRIORITY = (
+    "valueCodeableConcept",
+    "valueQuantity",
+    "valueString",
+    "valueBoolean",
+    "valueInteger",
+)
 
 
 def _single_value(raw: object) -> tuple[dict, str] | None:
@@ -90,10 +96,33 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
     return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
 
 
+def _repair(source: str, raw: object, skipped: Skipped) -> tuple[FHIRResourceModel, str] | None:
+    """The resource read after dropping all but one value[x], and the note saying so; else None."""
+    fix = _single_value(raw)
+    if fix is None:
+        return None
+    retried = parse_resource(source, fix[0])
+    if retried is None or isinstance(retried, Skipped):
+        return None
+    what = f"{skipped.resource_type}/{skipped.resource_id or '?'}"
+    return retried, f"{what} from {source} repaired: {fix[1]}"
+
+
 def parse_record(
-    items: Iterable[tuple[str, object]], unavailable: Iterable[str] = ()
+    items: Iterable[tuple[str, object]],
+    unavailable: Iterable[str] = (),
+    *,
+    relevant_only: bool = True,
 ) -> PatientRecord:
-    """Parse (source, resource JSON) pairs; report what was skipped in the log and the record."""
+    """Parse (source, resource JSON) pairs; report what was skipped in the log and the record.
+
+    With `relevant_only`, resources that certainly mean nothing to the derivation (fhir/relevance)
+    are left out before any model is built: they are neither parsed nor reported."""
+    if relevant_only:
+        # Imported here: relevance reads the value sets in cds_service.state, which imports us.
+        from cds_service.fhir.relevance import relevant_items
+
+        items = relevant_items(items)
     resources: list[FHIRResourceModel] = []
     skipped: list[Skipped] = []
     repaired: list[str] = []
@@ -102,14 +131,11 @@ def parse_record(
         parsed = parse_resource(source, raw)
         if parsed is None:
             continue
-        fix = _single_value(raw) if isinstance(parsed, Skipped) else None
-        if fix is not None:
-            retried = parse_resource(source, fix[0])
-            if retried is not None and not isinstance(retried, Skipped):
-                note = f"{parsed.resource_type}/{parsed.resource_id or '?'} from {source} repaired: {fix[1]}"
-                log.warning("%s", note)
-                repaired.append(note)
-                parsed = retried
+        repair = _repair(source, raw, parsed) if isinstance(parsed, Skipped) else None
+        if repair is not None:
+            parsed, note = repair
+            log.warning("%s", note)
+            repaired.append(note)
         if isinstance(parsed, Skipped):
             log.warning("%s", parsed.describe())
             skipped.append(parsed)

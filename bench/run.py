@@ -1,0 +1,550 @@
+"""Benchmark: the service against a bare endpoint served the same way, side by side, as ratios.
+
+One run, one client process. The server is `cds-service serve` (gunicorn as `make serve` runs it,
+with `make serve`'s development environment) on 127.0.0.1 and a free port; beside the service the
+bench mounts, inside the same gunicorn app, a bare WSGI endpoint that reads the body and returns a
+fixed 2 KB card (werkzeug DispatcherMiddleware: production code has no such route). Requests to the
+two alternate on the same generated payloads (bench/generate.py), so machine noise hits both.
+
+    python bench/run.py            # the figures and the ratios, with their targets
+    python bench/run.py --json     # {"ratio_p50_30": .., ..., "fetch_over_slowest": ..}
+
+Ratios: p50(service)/p50(bare) for 30 and 200 resources; p99/p50 of the service at concurrency 1
+(30 resources); the first hook after the server (re)starts over the steady p50; requests per second
+of the service over the bare endpoint's at concurrency 16 (threads, one http.client connection per
+request: gunicorn's sync worker closes every connection); and bench/fetch.py's four parallel FHIR
+searches over the slowest one alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# The repository first: the bench measures this checkout, however the package was installed.
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import generate  # noqa: E402  (bench/generate.py, after the path is set)
+
+TARGETS = {
+    "ratio_p50_30": ("<=", 6.0),
+    "ratio_p50_200": ("<=", 12.0),
+    "tail_p99_p50": ("<=", 3.0),
+    "cold_over_warm": ("<=", 2.0),
+    "throughput_ratio_c16": (">=", 0.10),
+    "fetch_over_slowest": ("<=", 1.3),
+}
+PACKAGES = (
+    "fhir.resources",
+    "fhir-core",
+    "pydantic",
+    "pydantic-core",
+    "orjson",
+    "jsonschema",
+    "flask",
+    "werkzeug",
+    "gunicorn",
+    "requests",
+    "sqlalchemy",
+)
+BASELINE_PATH = "/baseline"
+# `make serve`'s development environment; the database is the bench's own.
+SERVE_ENV = {"CDS_AUTH": "off", "CDS_CLOCK_OVERRIDE": "on"}
+INSTANCE_MARK = b"00000000-0000-4000-8000-"  # start of generate()'s hookInstance
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the server (child process) ---------------------------------------------------------------
+
+
+def _baseline_card() -> bytes:
+    """A fixed card response of about 2 KB."""
+    detail = "Bare endpoint for the benchmark: reads the request body and returns this card. " * 22
+    card = {
+        "cards": [
+            {
+                "uuid": str(uuid.UUID(int=8)),
+                "summary": "Benchmark baseline card",
+                "indicator": "info",
+                "detail": detail[:1800],
+                "source": {"label": "bench", "topic": {"code": "BENCH", "display": "baseline"}},
+            }
+        ]
+    }
+    return json.dumps(card).encode()
+
+
+def baseline_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Read the body, answer the fixed card: the floor any WSGI service on this server pays."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    environ["wsgi.input"].read(length)
+    body = _BASELINE_BODY
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+_BASELINE_BODY = _baseline_card()
+
+
+def serve_child(args: argparse.Namespace) -> int:
+    """Run `cds-service serve` with the baseline mounted beside the app (this is the child)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from cds_service.commands import serve
+
+    if args.child_setup:  # experiments: e.g. try a change to a module before it lands
+        exec(compile(Path(args.child_setup).read_text(), args.child_setup, "exec"), {})
+
+    original_load = serve._Gunicorn.load
+    original_config = serve._Gunicorn.load_config
+
+    loaded: list[Any] = []
+
+    # Once serve.py warms the app itself, --warm-up adds nothing.
+    emulate_warm_up = args.warm_up and "warm_up" not in Path(serve.__file__).read_text()
+
+    def load(self: Any) -> Any:
+        app = original_load(self)
+        loaded.append(app)
+        if emulate_warm_up:
+            from cds_service.warmup import warm_up
+
+            warm_up(app, before_fork=True)
+        return DispatcherMiddleware(app, {BASELINE_PATH: baseline_app})
+
+    def post_worker_init(worker: Any) -> None:
+        from cds_service.warmup import warm_worker
+
+        warm_worker(loaded[0])
+
+    def load_config(self: Any) -> None:
+        original_config(self)
+        for name in ("worker_class", "threads", "workers"):  # comparing server set-ups
+            if getattr(args, name):
+                self.cfg.set(name, getattr(args, name))
+        if emulate_warm_up:
+            self.cfg.set("post_worker_init", post_worker_init)
+
+    serve._Gunicorn.load = load  # type: ignore[method-assign]
+    serve._Gunicorn.load_config = load_config  # type: ignore[method-assign]
+    return int(
+        serve.run(
+            argparse.Namespace(host="127.0.0.1", port=args.serve_child, workers=None, dev=False)
+        )
+    )
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def booted_workers(self) -> int:
+        return self.log_path.read_text(errors="replace").count("Booting worker with pid")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(workdir: Path, args: argparse.Namespace, tag: str) -> Iterator[Server]:
+    port = _free_port()
+    log_path = workdir / f"server-{tag}.log"
+    env = {**os.environ, **SERVE_ENV, "CDS_DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
+    command = [sys.executable, str(Path(__file__).resolve()), "--serve-child", str(port)]
+    for name in ("worker_class", "threads", "workers", "child_setup"):
+        if getattr(args, name):
+            command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.warm_up:
+        command.append("--warm-up")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+        )
+    server = Server(process, port, log_path)
+    try:
+        _wait_for_workers(server, args.workers or os.cpu_count() or 1)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # the gunicorn master and its workers
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def _wait_for_workers(server: Server, workers: int, timeout: float = 60.0) -> None:
+    """Until every worker has booted (no request sent: the first hook must find them cold)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise SystemExit(
+                f"server exited: see {server.log_path}\n{server.log_path.read_text()[-3000:]}"
+            )
+        if server.booted_workers() >= workers:
+            time.sleep(0.5)  # let the last worker finish its start-up
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"server did not start in {timeout:.0f} s: see {server.log_path}")
+
+
+# --- the client -------------------------------------------------------------------------------
+
+
+def post(port: int, path: str, body: bytes) -> tuple[int, bytes, float]:
+    """(status, body, seconds) of one POST on a new connection."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    return response.status, data, time.perf_counter() - started
+
+
+class Payload:
+    """One generated request; each send gets a fresh hookInstance, as every real call does."""
+
+    def __init__(self, size: int) -> None:
+        request = generate.generate(size)
+        self.size = generate.resource_count(request)
+        self.path = f"/cds-services/{generate.service_id(request)}"
+        self._body = json.dumps(request).encode()
+        if INSTANCE_MARK not in self._body:
+            raise SystemExit("generate() no longer marks its hookInstance")
+
+    def body(self) -> bytes:
+        return self._body.replace(INSTANCE_MARK, str(uuid.uuid4())[:24].encode(), 1)
+
+    def __len__(self) -> int:
+        return len(self._body)
+
+
+def _check(server: Server, payload: Payload) -> list[str]:
+    """The service answers the payload with cards; returns their indicators and summaries."""
+    status, data, _ = post(server.port, payload.path, payload.body())
+    if status != 200:
+        raise SystemExit(
+            f"service answered {status} to the {payload.size}-resource request: {data[:500]!r}"
+        )
+    cards = json.loads(data)["cards"]
+    return [f"{c['indicator']}: {c['summary']}" for c in cards]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {f"p{int(q * 100)}": round(_pct(values, q) * 1000, 2) for q in (0.5, 0.9, 0.99)}
+
+
+def interleaved(
+    server: Server, payload: Payload, rounds: int, warmup: int = 10
+) -> dict[str, list[float]]:
+    """Latencies of service and baseline, alternating which goes first each round."""
+    times: dict[str, list[float]] = {"service": [], "baseline": []}
+    targets = {"service": payload.path, "baseline": BASELINE_PATH}
+    for i in range(warmup + rounds):
+        order = ("service", "baseline") if i % 2 == 0 else ("baseline", "service")
+        for name in order:
+            status, data, seconds = post(server.port, targets[name], payload.body())
+            if status != 200:
+                raise SystemExit(f"{name} answered {status}: {data[:300]!r}")
+            if i >= warmup:
+                times[name].append(seconds)
+    return times
+
+
+def throughput(
+    server: Server, payload: Payload, concurrency: int, seconds: float, blocks: int
+) -> dict[str, float]:
+    """Requests per second at `concurrency`, service and baseline in alternating blocks."""
+    done: dict[str, int] = {"service": 0, "baseline": 0}
+    spent: dict[str, float] = {"service": 0.0, "baseline": 0.0}
+    errors: list[str] = []
+    for block in range(2 * blocks):
+        name = ("service", "baseline")[block % 2]
+        path = payload.path if name == "service" else BASELINE_PATH
+        body = payload.body()
+        stop = time.perf_counter() + seconds
+        counts = [0] * concurrency
+
+        def worker(
+            slot: int,
+            path: str = path,
+            body: bytes = body,
+            stop: float = stop,
+            counts: list[int] = counts,
+        ) -> None:
+            while time.perf_counter() < stop:
+                try:
+                    status, _, _ = post(server.port, path, body)
+                except OSError as exc:
+                    errors.append(repr(exc))
+                    continue
+                if status == 200:
+                    counts[slot] += 1
+                else:
+                    errors.append(f"status {status}")
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        spent[name] += time.perf_counter() - started
+        done[name] += sum(counts)
+    if errors:
+        _log(f"  {len(errors)} failed requests under load, e.g. {errors[0]}")
+    return {name: done[name] / spent[name] for name in done}
+
+
+def cold_first_hook(
+    workdir: Path, args: argparse.Namespace, payload: Payload, restarts: int
+) -> list[float]:
+    """Latency of the first hook after each (re)start, once every worker has booted."""
+    firsts = []
+    for n in range(restarts):
+        with running_server(workdir, args, f"cold-{n}") as server:
+            status, data, seconds = post(server.port, payload.path, payload.body())
+            if status != 200:
+                raise SystemExit(f"first hook answered {status}: {data[:300]!r}")
+            firsts.append(seconds)
+    return firsts
+
+
+def fetch_ratio(rounds: int) -> dict[str, float]:
+    import fetch  # bench/fetch.py (the FHIR helper's): four searches in parallel vs the slowest
+
+    return fetch.run(rounds, 0.1)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+    }
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    payloads = {size: Payload(size) for size in (30, 200)}
+    results: dict[str, Any] = {"environment": environment(), "latency_ms": {}, "payloads": {}}
+    workdir = Path(tempfile.mkdtemp(prefix="cds-bench-"))
+    _log(f"server logs and database in {workdir}" + ("" if args.keep else " (removed at the end)"))
+    try:
+        return _measure(args, payloads, results, workdir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure(
+    args: argparse.Namespace, payloads: dict[int, Payload], results: dict[str, Any], workdir: Path
+) -> dict[str, Any]:
+    with running_server(workdir, args, "main") as server:
+        for size, payload in payloads.items():
+            cards = _check(server, payload)
+            results["payloads"][size] = {
+                "resources": payload.size,
+                "bytes": len(payload),
+                "cards": cards,
+            }
+            _log(f"{size} resources, {len(payload)} bytes -> {len(cards)} card(s): {cards}")
+        series = {}
+        for size, payload in payloads.items():
+            rounds = args.rounds if size == 30 else args.rounds_200
+            _log(f"interleaved c=1, {size} resources, {rounds} rounds ...")
+            series[size] = interleaved(server, payload, rounds)
+            results["latency_ms"][size] = {name: _summary(v) for name, v in series[size].items()}
+        _log(f"throughput c={args.concurrency}, {args.blocks} x {args.block_seconds} s blocks ...")
+        rps = throughput(server, payloads[30], args.concurrency, args.block_seconds, args.blocks)
+        results["rps_c16"] = {k: round(v, 1) for k, v in rps.items()}
+    _log(f"cold start: {args.restarts} restart(s) ...")
+    firsts = cold_first_hook(workdir, args, payloads[30], args.restarts)
+    results["first_hook_ms"] = [round(f * 1000, 2) for f in firsts]
+    _log("fetch path (bench/fetch.py) ...")
+    fetched = fetch_ratio(args.fetch_rounds)
+    results["fetch"] = fetched
+
+    p50 = {size: statistics.median(series[size]["service"]) for size in series}
+    base50 = {size: statistics.median(series[size]["baseline"]) for size in series}
+    results["ratios"] = {
+        "ratio_p50_30": round(p50[30] / base50[30], 2),
+        "ratio_p50_200": round(p50[200] / base50[200], 2),
+        "tail_p99_p50": round(_pct(series[30]["service"], 0.99) / p50[30], 2),
+        "cold_over_warm": round(statistics.median(firsts) / p50[30], 2),
+        "throughput_ratio_c16": round(rps["service"] / rps["baseline"], 3),
+        "fetch_over_slowest": fetched["fetch_over_slowest"],
+    }
+    return results
+
+
+def _verdict(key: str, value: float) -> str:
+    op, target = TARGETS[key]
+    ok = value <= target if op == "<=" else value >= target
+    return f"{'ok  ' if ok else 'FAIL'} (target {op} {target:g})"
+
+
+def _configured_worker_class(serve_source: str) -> str:
+    found = re.search(r'"worker_class":\s*"(\w+)"', serve_source)
+    return f"{found.group(1)} (serve.py)" if found else "serve.py's"
+
+
+def _server_setup(args: argparse.Namespace) -> str:
+    serve_source = (ROOT / "cds_service" / "commands" / "serve.py").read_text()
+    parts = [
+        f"{args.worker_class or _configured_worker_class(serve_source)} workers",
+        f"{args.workers or 'one per core'}",
+        f"{args.threads} threads" if args.threads else "",
+        "warm-up by serve.py"
+        if "warm_up" in serve_source
+        else ("warm-up emulated (--warm-up)" if args.warm_up else "no warm-up"),
+        f"child setup {args.child_setup}" if args.child_setup else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    env = results["environment"]
+    lines = [
+        f"machine: {env['cores']} cores, {env['cpu']}; {env['platform']}",
+        f"python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+        f"server: cds-service serve (gunicorn, {_server_setup(args)}), `make serve` environment; "
+        "client: http.client, one connection per request",
+        "",
+    ]
+    for size, info in results["payloads"].items():
+        lines.append(
+            f"payload {size}: {info['resources']} resources, {info['bytes']} bytes -> "
+            f"{len(info['cards'])} card(s)"
+        )
+    lines.append("")
+    lines.append(f"{'c=1 latency (ms)':<28}{'p50':>9}{'p90':>9}{'p99':>9}")
+    for size, by_name in results["latency_ms"].items():
+        for name, summary in by_name.items():
+            lines.append(
+                f"{f'{name}, {size} resources':<28}"
+                + "".join(f"{summary[k]:>9.2f}" for k in ("p50", "p90", "p99"))
+            )
+    rps = results["rps_c16"]
+    lines += [
+        "",
+        f"c={args.concurrency} throughput (30 resources): service {rps['service']} rps, "
+        f"baseline {rps['baseline']} rps",
+        f"first hook after a restart (ms): {results['first_hook_ms']}",
+        f"fetch: four searches {results['fetch']['fetch_four_ms']} ms, slowest alone "
+        f"{results['fetch']['slowest_single_ms']} ms (each answered in 100 ms)",
+        "",
+    ]
+    for key, value in results["ratios"].items():
+        lines.append(f"{key:<22}{value:>8}  {_verdict(key, value)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--json", action="store_true", help="print only the ratios, as a JSON object"
+    )
+    parser.add_argument("--rounds", type=int, default=300, help="interleaved rounds, 30 resources")
+    parser.add_argument(
+        "--rounds-200", type=int, default=200, help="interleaved rounds, 200 resources"
+    )
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--block-seconds", type=float, default=2.0)
+    parser.add_argument("--blocks", type=int, default=3, help="throughput blocks per endpoint")
+    parser.add_argument(
+        "--restarts", type=int, default=3, help="server restarts for the cold start"
+    )
+    parser.add_argument("--fetch-rounds", type=int, default=15)
+    parser.add_argument(
+        "--worker-class", help="override serve's gunicorn worker class (to compare)"
+    )
+    parser.add_argument("--threads", type=int, help="gunicorn threads (gthread)")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers (default: serve's, one per core)"
+    )
+    parser.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="call cds_service.warmup.warm_up in the preloaded app (until serve does)",
+    )
+    parser.add_argument(
+        "--child-setup", help="python file run in the server process first (experiments)"
+    )
+    parser.add_argument("--full", action="store_true", help="print every figure as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the server logs and database")
+    parser.add_argument("--serve-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_child:
+        return serve_child(args)
+    results = measure(args)
+    if args.full:
+        print(json.dumps(results, indent=1))
+    elif args.json:
+        print(json.dumps(results["ratios"]))
+    else:
+        print(report(results, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

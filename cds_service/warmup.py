@@ -1,0 +1,352 @@
+"""Warm the service before its first hook: import the FHIR models it can meet, run synthetic hooks.
+
+fhir.resources imports the class of each element type (CodeableConcept, Period, Dosage, ...) the
+first time a resource holding one is validated, and many caches (value sets, compiled schemas,
+regular expressions, Flask's URL map) fill on first use: the first hook after a worker started
+was 12-14 times slower than the next (bench/run.py). `warm_up(app)` does it all up front, once,
+in the process that builds the app: with gunicorn's --preload that is the master, so every
+forked worker starts warm; `warm_worker(app)` repeats the synthetic hooks in each worker. Neither
+writes anything (no audit row) nor reads the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+import typing
+from datetime import date
+from typing import Any
+
+from flask import Flask
+
+from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+from cds_service.fhir.record import parse_record
+from cds_service.services import SERVICES
+from cds_service.state.brain import MASS_EFFECT_TERMS
+from cds_service.state.terminology import mentions, valuesets
+from cds_service.web.http import json_response
+from cds_service.web.runtime import Runtime
+from cds_service.web.validation import validate_hook_request
+
+log = logging.getLogger(__name__)
+
+_DAY = date(2026, 1, 1)  # any fixed day: the synthetic hook's answer is thrown away
+_PATIENT = "warm-up"
+_LOINC = "http://loinc.org"
+_SNOMED = "http://snomed.info/sct"
+_RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def import_models() -> int:
+    """Import every element model reachable from the resource models we parse; how many."""
+    seen: set[type] = set()
+    stack: list[type] = list(MODEL_CLASSES.values())
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        for field in getattr(cls, "model_fields", {}).values():
+            stack.extend(_element_classes(field.annotation))
+    return len(seen)
+
+
+def _element_classes(annotation: Any) -> list[type]:
+    """The model classes behind a field's annotation (fhir_core types name them lazily)."""
+    found: list[type] = []
+    pending = [annotation]
+    while pending:
+        current = pending.pop()
+        if hasattr(current, "get_model_klass"):
+            found.append(current.get_model_klass())
+        pending.extend(typing.get_args(current))
+    return found
+
+
+def _concept(system: str, code: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+
+
+def _record_json() -> list[dict[str, Any]]:
+    """A small record touching every resource type and the elements real records carry.
+
+    Codes come from the service's own value sets (knowledge/valuesets), so the derivation and
+    the rules run their full paths; the answer is discarded."""
+    subject = {"reference": f"Patient/{_PATIENT}"}
+    meta = {"versionId": "1", "lastUpdated": "2026-01-01T00:00:00Z"}
+    text = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">warm-up</div>'}
+    ident = [{"system": "urn:oid:2.16.840.1.113883.19.5", "value": "1"}]
+    common = {"meta": meta, "text": text, "identifier": ident, "subject": subject}
+    return [
+        {
+            "resourceType": "Patient",
+            "id": _PATIENT,
+            "meta": meta,
+            "text": text,
+            "identifier": ident,
+            "gender": "female",
+            "birthDate": "1970-01-01",
+            "name": [{"family": "Warm", "given": ["Up"]}],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "w-bc",
+            **common,
+            "clinicalStatus": _concept(
+                "http://terminology.hl7.org/CodeSystem/condition-clinical", "active", "Active"
+            ),
+            "verificationStatus": _concept(
+                "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                "confirmed",
+                "Confirmed",
+            ),
+            "code": _concept(_SNOMED, "427685000", "HER2-positive carcinoma of breast"),
+            "onsetDateTime": "2020-01-01",
+            "recordedDate": "2020-01-02",
+            "note": [{"text": "warm-up"}],
+        },
+        {
+            "resourceType": "Condition",
+            "id": "w-bm",
+            **common,
+            "code": _concept(_SNOMED, "94225005", "Secondary malignant neoplasm of brain"),
+            "onsetPeriod": {"start": "2024-01-01"},
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/condition-related",
+                    "valueReference": {"reference": "Condition/w-bc"},
+                }
+            ],
+        },
+        {
+            "resourceType": "Observation",
+            "id": "w-her2",
+            **common,
+            "status": "final",
+            "category": [
+                _concept(
+                    "http://terminology.hl7.org/CodeSystem/observation-category",
+                    "laboratory",
+                    "Laboratory",
+                )
+            ],
+            "code": _concept(_LOINC, "48676-1", "HER2"),
+            "valueCodeableConcept": _concept(_LOINC, "LA6576-8", "Positive"),
+            "effectiveDateTime": "2020-01-01T10:00:00Z",
+            "issued": "2020-01-02T10:00:00Z",
+            "interpretation": [_concept(_SNOMED, "10828004", "Positive")],
+        },
+        {
+            "resourceType": "Observation",
+            "id": "w-size",
+            **common,
+            "status": "final",
+            "code": _concept(_LOINC, "21889-1", "Size Tumor"),
+            "focus": [{"reference": "Condition/w-bm"}],
+            "valueQuantity": {
+                "value": 1.2,
+                "unit": "cm",
+                "system": "http://unitsofmeasure.org",
+                "code": "cm",
+            },
+            "bodySite": _concept(_SNOMED, "12738006", "Brain structure"),
+            "effectivePeriod": {"start": "2024-06-01", "end": "2024-06-01"},
+        },
+        {
+            "resourceType": "Procedure",
+            "id": "w-srs",
+            **common,
+            "status": "completed",
+            "code": _concept("http://www.ama-assn.org/go/cpt", "77372", "SRS"),
+            "bodySite": [_concept(_SNOMED, "12738006", "Brain structure")],
+            "reasonReference": [{"reference": "Condition/w-bm"}],
+            "performedPeriod": {"start": "2024-02-01", "end": "2024-02-01"},
+        },
+        {
+            "resourceType": "ImagingStudy",
+            "id": "w-mri",
+            **common,
+            "status": "available",
+            "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "MR"}],
+            "started": "2024-05-01",
+            "series": [
+                {
+                    "uid": "1.2.3",
+                    "modality": {
+                        "system": "http://dicom.nema.org/resources/ontology/DCM",
+                        "code": "MR",
+                    },
+                    "bodySite": {
+                        "system": _SNOMED,
+                        "code": "12738006",
+                        "display": "Brain structure",
+                    },
+                }
+            ],
+        },
+        {
+            "resourceType": "MedicationStatement",
+            "id": "w-ms",
+            **common,
+            "status": "stopped",
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "m",
+                    "code": _concept(_RXNORM, "480167", "lapatinib"),
+                }
+            ],
+            "medicationReference": {"reference": "#m", "display": "lapatinib"},
+            "effectivePeriod": {"start": "2024-01-01", "end": "2024-06-01"},
+            "statusReason": [{"text": "progression"}],
+            "dateAsserted": "2024-06-02",
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "w-mr",
+            **common,
+            "status": "completed",
+            "intent": "order",
+            "medicationCodeableConcept": _concept(_RXNORM, "194000", "capecitabine"),
+            "authoredOn": "2024-01-01",
+            "requester": {"reference": "Practitioner/w", "display": "W"},
+            "dosageInstruction": [
+                {
+                    "text": "daily",
+                    "timing": {
+                        "repeat": {
+                            "boundsPeriod": {"start": "2024-01-01", "end": "2024-06-01"},
+                            "frequency": 2,
+                            "period": 1,
+                            "periodUnit": "d",
+                        }
+                    },
+                    "route": _concept(_SNOMED, "26643006", "Oral route"),
+                    "doseAndRate": [{"doseQuantity": {"value": 1000, "unit": "mg"}}],
+                }
+            ],
+        },
+        {
+            "resourceType": "MedicationAdministration",
+            "id": "w-ma",
+            **common,
+            "status": "completed",
+            "medicationCodeableConcept": _concept(_RXNORM, "224905", "trastuzumab"),
+            "effectiveDateTime": "2023-06-01T10:00:00Z",
+        },
+        {
+            "resourceType": "DiagnosticReport",
+            "id": "w-dr",
+            **common,
+            "status": "final",
+            "code": _concept(_LOINC, "24590-2", "MRI brain"),
+            "effectiveDateTime": "2024-05-01",
+            "conclusion": "Two lesions, no mass effect.",
+        },
+        {
+            "resourceType": "ServiceRequest",
+            "id": "w-sr",
+            **common,
+            "status": "active",
+            "intent": "order",
+            "code": _concept(_SNOMED, "12738006", "Brain structure"),
+        },
+    ]
+
+
+def _hook_request(hook: str) -> dict[str, Any]:
+    draft = {
+        "resourceType": "MedicationRequest",
+        "id": "w-draft",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{_PATIENT}"},
+        "medicationCodeableConcept": _concept(_RXNORM, "480167", "lapatinib"),
+    }
+    context: dict[str, Any] = {"userId": "Practitioner/w", "patientId": _PATIENT}
+    if hook != "patient-view":
+        context["draftOrders"] = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": draft}],
+        }
+    if hook == "order-select":
+        context["selections"] = ["MedicationRequest/w-draft"]
+    return {"hook": hook, "hookInstance": f"warm-up-{hook}", "context": context, "prefetch": {}}
+
+
+def run_synthetic_hooks(runtime: Runtime) -> int:
+    """Each service once through validation, parsing, derivation, rules, rendering; cards made."""
+    record = parse_record(("warm-up", r) for r in _record_json())
+    made = 0
+    for service in SERVICES:
+        request = validate_hook_request(service, _hook_request(service.hook))
+        answer = runtime.engine.answer(
+            service_id=service.id,
+            hook=service.hook,
+            hook_instance=request["hookInstance"],
+            context=request["context"],
+            record=record,
+            today=_DAY,
+        )
+        json_response({"cards": answer.cards})
+        made += len(answer.cards)
+    return made
+
+
+def warm_up(app: Flask, *, before_fork: bool = False) -> float:
+    """Warm everything a hook touches, in this process; seconds spent. Never raises: a failed
+    warm-up only costs the first hook its speed, so it is logged and start-up goes on.
+
+    `before_fork` (gunicorn --preload: the master, just before it forks workers) also freezes
+    the heap: the collector then never walks, nor copies into each worker, the start-up objects."""
+    started = time.perf_counter()
+    try:
+        models = import_models()
+        # Every resource class validated once: per-class caches fill here, not on a hook.
+        for cls in MODEL_CLASSES.values():
+            _try_validate(cls)
+        cards = run_synthetic_hooks(app.extensions["cds"])
+        _compile_text_matchers()
+        with app.test_client() as client:  # Flask's URL map and request machinery; no side effects
+            client.get("/health")
+    except Exception:
+        log.exception("warm-up failed; the first hook will be slower")
+        return time.perf_counter() - started
+    if before_fork:
+        gc.collect()
+        gc.freeze()
+    seconds = time.perf_counter() - started
+    log.info(
+        "warm-up: %d FHIR models imported, synthetic hooks made %d card(s), %.0f ms",
+        models,
+        cards,
+        seconds * 1000,
+    )
+    return seconds
+
+
+def warm_worker(app: Flask) -> float:
+    """In each worker just after the fork (gunicorn post_worker_init): the synthetic hooks once
+    more, so the memory a hook touches is the worker's own before the first real hook; seconds."""
+    started = time.perf_counter()
+    try:
+        run_synthetic_hooks(app.extensions["cds"])
+    except Exception:
+        log.exception("worker warm-up failed; its first hook will be slower")
+    return time.perf_counter() - started
+
+
+def _compile_text_matchers() -> None:
+    """The matcher compiles one expression per term on first use: every term once, here."""
+    terms = [t for vs in valuesets().values() for t in vs.texts] + list(MASS_EFFECT_TERMS)
+    for term in terms:
+        mentions("warm-up", term)
+
+
+def _try_validate(cls: type[FHIRResourceModel]) -> None:
+    # A required element is missing: the class's caches fill all the same.
+    with contextlib.suppress(ValueError):
+        cls.model_validate({"resourceType": cls.get_resource_type(), "id": "warm-up"})
