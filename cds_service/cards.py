@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError
 
+from cds_service.rules.evaluator import Finding
 from cds_service.rules.facts import progressed_on_agents
 from cds_service.rules.loader import TEMPLATES
-from cds_service.rules.evaluator import Finding
 from cds_service.rules.model import Knowledge, Orderable, SuggestionSpec
 from cds_service.state.model import PatientState
 
@@ -27,8 +28,12 @@ def card_uuid(hook_instance: str, rule_id: str, order_ref: str | None) -> str:
     return str(uuid.uuid5(CARD_NAMESPACE, f"{hook_instance}|{rule_id}|{order_ref or ''}"))
 
 
+# Knowledge templates are few and fixed: compile each once, not on every card.
+_compiled = lru_cache(maxsize=None)(TEMPLATES.from_string)
+
+
 def _render(template: str, values: dict[str, Any]) -> str:
-    return reflow(TEMPLATES.from_string(template).render(**values))
+    return reflow(_compiled(template).render(**values))
 
 
 def reflow(markdown: str) -> str:

@@ -90,6 +90,11 @@ class FeedbackStore:
     def close(self) -> None:
         self._engine.dispose()
 
+    def warm(self) -> None:
+        """Open this process's pooled connection now, not on the first audited hook."""
+        with self._engine.connect():
+            pass
+
     def _reading(self) -> Connection:
         return self._engine.connect().execution_options(**{READ_ONLY: True})
 

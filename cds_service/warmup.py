@@ -333,7 +333,9 @@ def warm_worker(app: Flask) -> float:
     more, so the memory a hook touches is the worker's own before the first real hook; seconds."""
     started = time.perf_counter()
     try:
-        run_synthetic_hooks(app.extensions["cds"])
+        runtime = app.extensions["cds"]
+        run_synthetic_hooks(runtime)
+        runtime.feedback.warm()
     except Exception:
         log.exception("worker warm-up failed; its first hook will be slower")
     return time.perf_counter() - started

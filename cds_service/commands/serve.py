@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.errors import ConfigError
+from cds_service.warmup import warm_up, warm_worker
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
     def load(self) -> Flask:
         app = create_app(self._settings)
-        # With --preload this runs in the master: drop pooled database connections before the
-        # fork so that no two workers ever share one; each opens its own on first use.
+        # With --preload this runs in the master: every forked worker starts with the models
+        # imported and the caches filled (else the first hook is many times slower).
+        warm_up(app, before_fork=True)
+        # Drop pooled database connections before the fork so that no two workers ever share
+        # one; each opens its own on first use.
         app.extensions["cds"].feedback.close()
         return app
 
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         "accesslog": "-",
         # The access log line carries only method, path, status and timing: no bodies.
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # Repeat the synthetic hooks in each worker: per-process caches fill before real traffic.
+        "post_worker_init": lambda worker: warm_worker(worker.wsgi),
     }
     try:
         _Gunicorn(settings, options).run()

@@ -18,9 +18,9 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
-from cds_service.fhir.references import patient_of
 from cds_service.errors import FhirFetchError
 from cds_service.fhir.allowlist import Base, within
+from cds_service.fhir.references import patient_of
 
 log = logging.getLogger(__name__)
 # urllib3 logs each request line, query string included (patient ids), at DEBUG: never emit it,

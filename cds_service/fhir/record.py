@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -38,6 +38,17 @@ class PatientRecord:
     unavailable: frozenset[str] = frozenset()
     # Resources read after a narrow, logged repair (see _single_value).
     repaired: tuple[str, ...] = ()
+    # The JSON each resource was validated from, in the same order as `resources`. The
+    # derivation reads these: dumping the models back to JSON would cost more than validating.
+    documents: tuple[dict, ...] = ()
+
+    def json_pairs(self) -> Iterator[tuple[FHIRResourceModel, dict]]:
+        """Each model with its JSON (dumped from the model where the JSON was not kept)."""
+        if len(self.documents) == len(self.resources):
+            yield from zip(self.resources, self.documents, strict=True)
+        else:
+            for model in self.resources:
+                yield model, model.model_dump(mode="json", exclude_none=True)
 
     def of_type(self, resource_type: str) -> tuple[FHIRResourceModel, ...]:
         return tuple(r for r in self.resources if r.get_resource_type() == resource_type)
@@ -96,8 +107,10 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
     return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
 
 
-def _repair(source: str, raw: object, skipped: Skipped) -> tuple[FHIRResourceModel, str] | None:
-    """The resource read after dropping all but one value[x], and the note saying so; else None."""
+def _repair(
+    source: str, raw: object, skipped: Skipped
+) -> tuple[FHIRResourceModel, dict, str] | None:
+    """The resource read after dropping all but one value[x], its JSON and the note; else None."""
     fix = _single_value(raw)
     if fix is None:
         return None
@@ -105,7 +118,7 @@ def _repair(source: str, raw: object, skipped: Skipped) -> tuple[FHIRResourceMod
     if retried is None or isinstance(retried, Skipped):
         return None
     what = f"{skipped.resource_type}/{skipped.resource_id or '?'}"
-    return retried, f"{what} from {source} repaired: {fix[1]}"
+    return retried, fix[0], f"{what} from {source} repaired: {fix[1]}"
 
 
 def parse_record(
@@ -124,6 +137,7 @@ def parse_record(
 
         items = relevant_items(items)
     resources: list[FHIRResourceModel] = []
+    documents: list[dict] = []
     skipped: list[Skipped] = []
     repaired: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -133,7 +147,7 @@ def parse_record(
             continue
         repair = _repair(source, raw, parsed) if isinstance(parsed, Skipped) else None
         if repair is not None:
-            parsed, note = repair
+            parsed, raw, note = repair
             log.warning("%s", note)
             repaired.append(note)
         if isinstance(parsed, Skipped):
@@ -145,4 +159,7 @@ def parse_record(
             continue
         seen.add(key)
         resources.append(parsed)
-    return PatientRecord(tuple(resources), tuple(skipped), frozenset(unavailable), tuple(repaired))
+        documents.append(raw)  # type: ignore[arg-type]  # validated above: a JSON object
+    return PatientRecord(
+        tuple(resources), tuple(skipped), frozenset(unavailable), tuple(repaired), tuple(documents)
+    )

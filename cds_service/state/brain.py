@@ -10,7 +10,7 @@ from cds_service.state.imaging import is_brain_mri
 from cds_service.state.model import Fact, FhirDate, ProgressionEvent, Site
 from cds_service.state.parameters import LARGE_LESION_CM
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import codings, has_code, matches, mentions, text_of
+from cds_service.state.terminology import codings, has_code, matches, mentions_any, text_of
 
 RELATED_CONDITION_URL = "http://hl7.org/fhir/StructureDefinition/condition-related"
 MASS_EFFECT_TERMS = (
@@ -67,6 +67,10 @@ def _related_primary(condition: dict) -> str | None:
 
 def brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tuple[str, ...]]:
     """Brain-metastasis Conditions, minus those tied to a recorded primary that is not breast."""
+    return res.once("brain-metastasis-conditions", lambda: _brain_metastasis_conditions(res))
+
+
+def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tuple[str, ...]]:
     kept, notes = [], []
     for cond in res.of("Condition"):
         if not matches(cond.get("code"), "brain-metastasis") or has_code(
@@ -213,7 +217,7 @@ def brain_lesion_count(res: Resources) -> Fact[int]:
 def mass_effect(res: Resources) -> Fact[bool]:
     """Mass effect in brain text, or a lesion of LARGE_LESION_CM or more; UNKNOWN when silent."""
     positive = [
-        t for t in brain_texts(res) if any(mentions(t.text, term) for term in MASS_EFFECT_TERMS)
+        t for t in brain_texts(res) if mentions_any(t.text, MASS_EFFECT_TERMS)
     ]
     large = [(s, ref) for s, ref in _sizes_cm(res) if s >= LARGE_LESION_CM]
     if positive or large:

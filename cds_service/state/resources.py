@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from cds_service.fhir.record import PatientRecord
-from cds_service.state.terminology import as_dict, codings
+from cds_service.state.terminology import codings
 
 # Statuses that mean "this did not happen" or "this record is wrong", per resource type.
 _VOID_STATUS = {"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "draft"}
@@ -26,6 +26,9 @@ def is_void(resource: dict) -> bool:
     return bool(verification & _VOID_VERIFICATION)
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Resources:
     """Resources by type as JSON dicts; void ones and draft orders are left out."""
@@ -33,6 +36,14 @@ class Resources:
     by_type: dict[str, tuple[dict, ...]]
     unavailable: frozenset[str] = frozenset()
     set_aside: tuple[str, ...] = field(default=())  # references left out, with why
+    # Results of derivation steps that several facts share, computed once per record.
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `key` is asked for, the stored result after that."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def of(self, *types: str) -> tuple[dict, ...]:
         return tuple(r for t in types for r in self.by_type.get(t, ()))
@@ -51,8 +62,7 @@ def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
     drafts = set(draft_refs)
     by_type: dict[str, list[dict]] = {}
     set_aside: list[str] = []
-    for model in record.resources:
-        resource: dict[str, Any] = as_dict(model)
+    for _model, resource in record.json_pairs():
         ref = reference(resource)
         if ref in drafts:
             set_aside.append(f"{ref}: a draft order in this request, not history")

@@ -47,9 +47,9 @@ class ValueSet:
         return any(system == s and code.startswith(p) for s, p in self.prefixes)
 
     def has_text(self, text: str | None) -> bool:
-        if not text:
+        if not text or not self.texts:
             return False
-        return any(mentions(text, t) for t in self.texts)
+        return mentions_any(text, self.texts)
 
 
 def _load(path: Path) -> ValueSet:
@@ -119,11 +119,24 @@ def text_of(concept: Any) -> str:
 
 def mentions(text: str, term: str) -> bool:
     """True when `term` appears in `text` as whole words and is not negated just before."""
+    return mentions_any(text, (term,))
+
+
+def mentions_any(text: str, terms: tuple[str, ...]) -> bool:
+    """True when any of `terms` appears in `text` as whole words and is not negated just before."""
     lowered = text.lower()
-    for match in re.finditer(rf"(?<![a-z0-9]){re.escape(term.lower())}(?![a-z0-9])", lowered):
+    for match in _terms_pattern(terms).finditer(lowered):
         if not _NEGATION.search(lowered[max(0, match.start() - 40) : match.start()]):
             return True
     return False
+
+
+@cache
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    # One pass for a whole value set instead of one per term; longer terms first, so that
+    # "brain metastasis" wins over "metastasis" where both start at the same place.
+    ordered = sorted({t.lower() for t in terms}, key=len, reverse=True)
+    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, ordered))})(?![a-z0-9])")
 
 
 def has_code(concept: Any, vs_id: str) -> bool:
