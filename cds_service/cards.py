@@ -54,7 +54,9 @@ def reflow(markdown: str) -> str:
 
 
 def _template_values(finding: Finding, state: PatientState) -> dict[str, Any]:
-    facts = {name: {"text": s.text, "value": s.value, **s.data} for name, s in finding.facts.items()}
+    facts = {
+        name: {"text": s.text, "value": s.value, **s.data} for name, s in finding.facts.items()
+    }
     order = finding.order
     return {
         "facts": facts,
@@ -90,7 +92,11 @@ def _medication_coding(orderable: Orderable) -> dict[str, Any]:
 
 def draft_resource(orderable: Orderable, patient_id: str | None) -> dict[str, Any]:
     """A draft request for the clinician to review and sign; never an active order."""
-    resource: dict[str, Any] = {"resourceType": orderable.resource_type, "status": "draft", "intent": "order"}
+    resource: dict[str, Any] = {
+        "resourceType": orderable.resource_type,
+        "status": "draft",
+        "intent": "order",
+    }
     resource.update(_medication_coding(orderable))
     if patient_id:
         resource["subject"] = {"reference": f"Patient/{patient_id}"}
@@ -98,7 +104,13 @@ def draft_resource(orderable: Orderable, patient_id: str | None) -> dict[str, An
 
 
 def _suggestion(
-    spec: SuggestionSpec, finding: Finding, knowledge: Knowledge, state: PatientState, values: dict[str, Any], card_id: str, patient_id: str | None
+    spec: SuggestionSpec,
+    finding: Finding,
+    knowledge: Knowledge,
+    state: PatientState,
+    values: dict[str, Any],
+    card_id: str,
+    patient_id: str | None,
 ) -> dict[str, Any] | None:
     actions: list[dict[str, Any]] = []
     order = finding.order
@@ -113,14 +125,25 @@ def _suggestion(
         orderables = []
     if spec.delete_draft and order is not None:
         actions.append(
-            {"type": "delete", "description": f"Remove the draft order for {order.display}", "resourceId": order.reference}
+            {
+                "type": "delete",
+                "description": f"Remove the draft order for {order.display}",
+                "resourceId": order.reference,
+            }
         )
     for orderable in orderables:
         actions.append(
-            {"type": "create", "description": f"Draft order for {orderable.display}", "resource": draft_resource(orderable, patient_id)}
+            {
+                "type": "create",
+                "description": f"Draft order for {orderable.display}",
+                "resource": draft_resource(orderable, patient_id),
+            }
         )
     label = _render(spec.label, values)
-    suggestion: dict[str, Any] = {"label": label, "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"{card_id}|{label}"))}
+    suggestion: dict[str, Any] = {
+        "label": label,
+        "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"{card_id}|{label}")),
+    }
     if spec.is_recommended:
         suggestion["isRecommended"] = True
     if actions:
@@ -128,7 +151,13 @@ def _suggestion(
     return suggestion
 
 
-def render_card(finding: Finding, knowledge: Knowledge, state: PatientState, hook_instance: str, patient_id: str | None) -> dict[str, Any]:
+def render_card(
+    finding: Finding,
+    knowledge: Knowledge,
+    state: PatientState,
+    hook_instance: str,
+    patient_id: str | None,
+) -> dict[str, Any]:
     rule, variant = finding.rule, finding.variant
     values = _template_values(finding, state)
     card_id = card_uuid(hook_instance, rule.id, finding.order.reference if finding.order else None)
@@ -141,21 +170,30 @@ def render_card(finding: Finding, knowledge: Knowledge, state: PatientState, hoo
         "source": {
             "label": rule.citation.label,
             "url": rule.citation.url,
-            "topic": {"system": knowledge.rule_topic_system, "code": rule.id, "display": rule.title},
+            "topic": {
+                "system": knowledge.rule_topic_system,
+                "code": rule.id,
+                "display": rule.title,
+            },
         },
     }
     suggestions = [
-        s for spec in variant.suggestions if (s := _suggestion(spec, finding, knowledge, state, values, card_id, patient_id))
+        s
+        for spec in variant.suggestions
+        if (s := _suggestion(spec, finding, knowledge, state, values, card_id, patient_id))
     ]
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = variant.selection_behavior
     if variant.override_reasons:
         card["overrideReasons"] = [
-            {"code": r.code, "system": knowledge.override_reason_system, "display": r.display} for r in variant.override_reasons
+            {"code": r.code, "system": knowledge.override_reason_system, "display": r.display}
+            for r in variant.override_reasons
         ]
     if rule.links:
-        card["links"] = [{"label": label, "url": url, "type": "absolute"} for label, url in rule.links]
+        card["links"] = [
+            {"label": label, "url": url, "type": "absolute"} for label, url in rule.links
+        ]
     return card
 
 
@@ -166,7 +204,12 @@ def rule_id_of(card: dict[str, Any]) -> str | None:
 
 
 def render(
-    findings: Iterable[Finding], knowledge: Knowledge, state: PatientState, *, hook_instance: str, patient_id: str | None
+    findings: Iterable[Finding],
+    knowledge: Knowledge,
+    state: PatientState,
+    *,
+    hook_instance: str,
+    patient_id: str | None,
 ) -> list[dict[str, Any]]:
     """Cards in order of urgency; a card whose template fails is left out and logged, never half-shown."""
     order = {"critical": 0, "warning": 1, "info": 2}
@@ -175,5 +218,7 @@ def render(
         try:
             cards.append(render_card(finding, knowledge, state, hook_instance, patient_id))
         except TemplateError:
-            log.exception("rule %s variant %s: card template failed", finding.rule.id, finding.variant.id)
+            log.exception(
+                "rule %s variant %s: card template failed", finding.rule.id, finding.variant.id
+            )
     return cards

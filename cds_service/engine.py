@@ -51,10 +51,16 @@ class Engine:
         evaluation = evaluate(self.knowledge, state, hook)
         patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
         rendered = cards.render(
-            evaluation.findings, self.knowledge, state, hook_instance=hook_instance, patient_id=patient_id
+            evaluation.findings,
+            self.knowledge,
+            state,
+            hook_instance=hook_instance,
+            patient_id=patient_id,
         )
         by_uuid = {
-            cards.card_uuid(hook_instance, f.rule.id, f.order.reference if f.order else None): f.rule
+            cards.card_uuid(
+                hook_instance, f.rule.id, f.order.reference if f.order else None
+            ): f.rule
             for f in evaluation.findings
         }
         card_rules = tuple(

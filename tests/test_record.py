@@ -6,7 +6,12 @@ import logging
 
 from cds_service.fhir.record import parse_record
 
-CONDITION = {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p"}, "code": {"text": "Breast cancer"}}
+CONDITION = {
+    "resourceType": "Condition",
+    "id": "c1",
+    "subject": {"reference": "Patient/p"},
+    "code": {"text": "Breast cancer"},
+}
 HER2 = {
     "resourceType": "Observation",
     "id": "her2",
@@ -18,9 +23,16 @@ HER2 = {
 
 
 def test_malformed_resource_is_skipped_and_the_rest_kept(caplog):
-    broken = {"resourceType": "Condition", "id": "bad", "subject": "Patient/p", "code": {"text": "x"}}
+    broken = {
+        "resourceType": "Condition",
+        "id": "bad",
+        "subject": "Patient/p",
+        "code": {"text": "x"},
+    }
     with caplog.at_level(logging.WARNING):
-        record = parse_record([("conditions", CONDITION), ("conditions", broken), ("conditions", "not a resource")])
+        record = parse_record(
+            [("conditions", CONDITION), ("conditions", broken), ("conditions", "not a resource")]
+        )
     assert [r.id for r in record.resources] == ["c1"]
     assert [(s.resource_id, s.reason) for s in record.skipped] == [
         ("bad", "subject: json_invalid"),
@@ -35,7 +47,9 @@ def test_observation_with_two_values_keeps_the_coded_one_and_says_so(caplog):
     [observation] = record.resources
     assert observation.valueCodeableConcept.coding[0].code == "10828004"
     assert observation.valueQuantity is None
-    assert record.repaired == ("Observation/her2 from observations repaired: kept valueCodeableConcept, dropped valueQuantity",)
+    assert record.repaired == (
+        "Observation/her2 from observations repaired: kept valueCodeableConcept, dropped valueQuantity",
+    )
     assert "repaired" in caplog.text
 
 

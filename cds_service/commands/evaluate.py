@@ -20,7 +20,11 @@ from cds_service.web.validation import as_of_date, validate_hook_request
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("request", type=Path, help="a CDS Hooks request (JSON)")
-    parser.add_argument("--today", type=date.fromisoformat, help="evaluate as of this date (default: the request's asOfDate extension, else today)")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="evaluate as of this date (default: the request's asOfDate extension, else today)",
+    )
     parser.add_argument("--trace", action="store_true", help="print each rule's trace to stderr")
 
 
@@ -29,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
         body = json.loads(args.request.read_text(encoding="utf-8"))
         service = next(s for s in SERVICES if isinstance(body, dict) and s.hook == body.get("hook"))
     except (OSError, ValueError, StopIteration) as exc:
-        print(f"{args.request}: not a hook request we answer ({exc or 'unknown hook'})", file=sys.stderr)
+        print(
+            f"{args.request}: not a hook request we answer ({exc or 'unknown hook'})",
+            file=sys.stderr,
+        )
         return 2
     try:
         request = validate_hook_request(service, body)

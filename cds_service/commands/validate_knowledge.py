@@ -11,7 +11,9 @@ from cds_service.rules.loader import load_knowledge
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", nargs="?", type=Path, help="knowledge directory (default: the packaged one)")
+    parser.add_argument(
+        "directory", nargs="?", type=Path, help="knowledge directory (default: the packaged one)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"knowledge base invalid: {exc}", file=sys.stderr)
         return 1
-    print(f"knowledge base {knowledge.version}: {len(knowledge.rules)} rules, all references resolved")
+    print(
+        f"knowledge base {knowledge.version}: {len(knowledge.rules)} rules, all references resolved"
+    )
     for rule in knowledge.rules:
         hooks = ", ".join(sorted(rule.hooks))
         print(f"  {rule.id} {rule.version} [{hooks}] - {rule.citation.label}")

@@ -54,7 +54,12 @@ class Finding:
         shown: list[Stated] = []
         for check in self.trace.checks:
             name = check.criterion.fact
-            if check.result == "match" and check.criterion.show and name not in seen and check.stated.text:
+            if (
+                check.result == "match"
+                and check.criterion.show
+                and name not in seen
+                and check.stated.text
+            ):
                 seen.add(name)
                 shown.append(check.stated)
         return shown
@@ -69,7 +74,9 @@ class Evaluation:
 class _Facts:
     """Computes each fact at most once per (rule parameters, order)."""
 
-    def __init__(self, state: PatientState, hook: str, rule: Rule, order: DraftOrder | None) -> None:
+    def __init__(
+        self, state: PatientState, hook: str, rule: Rule, order: DraftOrder | None
+    ) -> None:
         self.context = FactContext(state, hook, rule.parameters, order)
         self.cache: dict[str, Stated] = {}
 
@@ -105,7 +112,12 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     }[op]
 
 
-def _check(role: Literal["criterion", "exclusion", "variant"], criterion: Criterion, facts: _Facts, params: dict[str, Any]) -> Check:
+def _check(
+    role: Literal["criterion", "exclusion", "variant"],
+    criterion: Criterion,
+    facts: _Facts,
+    params: dict[str, Any],
+) -> Check:
     stated = facts[criterion.fact]
     if stated.value is UNKNOWN:
         result: Result = "match" if criterion.if_unknown == "match" else "unknown"
@@ -115,7 +127,9 @@ def _check(role: Literal["criterion", "exclusion", "variant"], criterion: Criter
     return Check(role, criterion, result, stated)
 
 
-def _evaluate_rule(rule: Rule, state: PatientState, hook: str, order: DraftOrder | None) -> tuple[Finding | None, RuleTrace]:
+def _evaluate_rule(
+    rule: Rule, state: PatientState, hook: str, order: DraftOrder | None
+) -> tuple[Finding | None, RuleTrace]:
     facts = _Facts(state, hook, rule, order)
     checks: list[Check] = []
     order_ref = order.reference if order else None
@@ -141,15 +155,18 @@ def _evaluate_rule(rule: Rule, state: PatientState, hook: str, order: DraftOrder
             checks.extend(variant_checks)
             for name in variant.template_facts:
                 facts[name]
-            unchecked = [c.criterion.fact for c in checks if c.role == "exclusion" and c.result == "unknown"]
+            unchecked = [
+                c.criterion.fact for c in checks if c.role == "exclusion" and c.result == "unknown"
+            ]
             reason = f"variant {variant.id}"
             if unchecked:
                 reason += f" (exclusion not checkable, unknown: {', '.join(unchecked)})"
             result = trace("fired", reason)
             return Finding(rule, variant, order, dict(facts.cache), result), result
         checks.extend(variant_checks)
-    unknown = sorted({c.criterion.fact for c in checks
-                      if c.role == "variant" and c.result == "unknown"})
+    unknown = sorted(
+        {c.criterion.fact for c in checks if c.role == "variant" and c.result == "unknown"}
+    )
     reason = "no variant applies"
     if unknown:
         reason += f" (unknown: {', '.join(unknown)}: the rule does not guess)"
@@ -185,5 +202,13 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
         if by is None:
             kept.append(finding)
         else:
-            traces.append(RuleTrace(finding.rule.id, finding.trace.order, "suppressed", f"suppressed by {by}", finding.trace.checks))
+            traces.append(
+                RuleTrace(
+                    finding.rule.id,
+                    finding.trace.order,
+                    "suppressed",
+                    f"suppressed by {by}",
+                    finding.trace.checks,
+                )
+            )
     return Evaluation(tuple(kept), tuple(traces))

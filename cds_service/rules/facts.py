@@ -140,7 +140,9 @@ def her2_positive(ctx: FactContext) -> Stated:
     positive = her2.status.value == "positive"
     tests = [t for t in her2.tests if t.result == "positive"] if positive else list(her2.tests)
     basis = "; ".join(f"{t.method}, {when(t.when)}" for t in tests[:2])
-    text = f"HER2-{'positive' if positive else her2.status.value}" + (f" ({basis})" if basis else "")
+    text = f"HER2-{'positive' if positive else her2.status.value}" + (
+        f" ({basis})" if basis else ""
+    )
     if her2.discordant:
         others = [t for t in her2.tests if t.result != "positive"]
         shown = "; ".join(f"{t.result} {t.method}, {when(t.when)}" for t in others[:2])
@@ -177,7 +179,9 @@ def mass_effect_or_large_lesion(ctx: FactContext) -> Stated:
         parts.append(f"brain lesion {size.value} cm")
         evidence += size.evidence
     if parts:
-        return Stated(True, "Large or symptomatic brain lesion: " + ", ".join(parts), tuple(evidence))
+        return Stated(
+            True, "Large or symptomatic brain lesion: " + ", ".join(parts), tuple(evidence)
+        )
     if size.known and not state.mass_effect.known:
         # A measured lesion below the threshold and no mass effect on record.
         return Stated(False, f"Largest brain lesion {size.value} cm", size.evidence)

@@ -15,7 +15,6 @@ from jsonschema import Draft202012Validator
 
 from cds_service.errors import ConfigError
 from cds_service.rules.facts import REGISTRY
-from cds_service.state.terminology import agents_of
 from cds_service.rules.model import (
     Citation,
     Criterion,
@@ -28,6 +27,7 @@ from cds_service.rules.model import (
     SuggestionSpec,
     Variant,
 )
+from cds_service.state.terminology import agents_of
 
 # Paths from this file, not importlib.resources: an editable install's namespace path breaks the latter.
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -37,7 +37,9 @@ TEMPLATE_FACT = re.compile(r"\bfacts\.([a-z_0-9]+)")
 TEMPLATE_PARAM = re.compile(r"\bparams\.([a-z_0-9]+)")
 
 # Markdown, not HTML: no autoescaping; sandboxed so a knowledge file cannot reach Python internals.
-TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+TEMPLATES = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
 
 
 @cache
@@ -73,7 +75,12 @@ def _criterion(raw: dict[str, Any]) -> Criterion:
 
 
 def _variant(raw: dict[str, Any]) -> Variant:
-    texts = [raw["summary"], raw["detail"], *raw.get("evidence", []), *(s["label"] for s in raw.get("suggestions", []))]
+    texts = [
+        raw["summary"],
+        raw["detail"],
+        *raw.get("evidence", []),
+        *(s["label"] for s in raw.get("suggestions", [])),
+    ]
     return Variant(
         id=raw["id"],
         when=tuple(_criterion(c) for c in raw.get("when", [])),
@@ -92,9 +99,13 @@ def _variant(raw: dict[str, Any]) -> Variant:
             for s in raw.get("suggestions", [])
         ),
         selection_behavior=raw.get("selection_behavior", "at-most-one"),
-        override_reasons=tuple(OverrideReason(o["code"], o["display"]) for o in raw.get("override_reasons", [])),
+        override_reasons=tuple(
+            OverrideReason(o["code"], o["display"]) for o in raw.get("override_reasons", [])
+        ),
         evidence=tuple(raw.get("evidence", [])),
-        template_facts=tuple(sorted({name for text in texts for name in TEMPLATE_FACT.findall(text)})),
+        template_facts=tuple(
+            sorted({name for text in texts for name in TEMPLATE_FACT.findall(text)})
+        ),
     )
 
 
@@ -112,7 +123,9 @@ def _rule(raw: dict[str, Any]) -> Rule:
         variants=tuple(_variant(v) for v in raw["variants"]),
         parameters=dict(raw.get("parameters", {})),
         for_each_order=(
-            OrderSelector(frozenset(selector.get("agents", ())), frozenset(selector.get("procedures", ())))
+            OrderSelector(
+                frozenset(selector.get("agents", ())), frozenset(selector.get("procedures", ()))
+            )
             if selector
             else None
         ),
@@ -121,13 +134,20 @@ def _rule(raw: dict[str, Any]) -> Rule:
     )
 
 
-def _check_rule(rule: Rule, knowledge_orderables: dict[str, Orderable], regimens: dict[str, RegimenOption]) -> None:
+def _check_rule(
+    rule: Rule, knowledge_orderables: dict[str, Orderable], regimens: dict[str, RegimenOption]
+) -> None:
     """Every fact, parameter, orderable and template reference must resolve."""
     where = f"rule {rule.id}"
     criteria = [*rule.criteria, *rule.exclusions, *(c for v in rule.variants for c in v.when)]
     used = {c.fact for c in criteria}
     for variant in rule.variants:
-        for template in (variant.summary, variant.detail, *variant.evidence, *(s.label for s in variant.suggestions)):
+        for template in (
+            variant.summary,
+            variant.detail,
+            *variant.evidence,
+            *(s.label for s in variant.suggestions),
+        ):
             try:
                 TEMPLATES.parse(template)
             except TemplateSyntaxError as exc:
@@ -138,11 +158,17 @@ def _check_rule(rule: Rule, knowledge_orderables: dict[str, Orderable], regimens
                     raise ConfigError(f"{where}, variant {variant.id}: unknown parameter {param!r}")
         for spec in variant.suggestions:
             if spec.regimen and spec.regimen not in regimens:
-                raise ConfigError(f"{where}, variant {variant.id}: unknown regimen {spec.regimen!r}")
+                raise ConfigError(
+                    f"{where}, variant {variant.id}: unknown regimen {spec.regimen!r}"
+                )
             if spec.orderable and spec.orderable not in knowledge_orderables:
-                raise ConfigError(f"{where}, variant {variant.id}: unknown orderable {spec.orderable!r}")
+                raise ConfigError(
+                    f"{where}, variant {variant.id}: unknown orderable {spec.orderable!r}"
+                )
             if spec.delete_draft and rule.for_each_order is None:
-                raise ConfigError(f"{where}: delete_draft needs for_each_order (which draft to delete)")
+                raise ConfigError(
+                    f"{where}: delete_draft needs for_each_order (which draft to delete)"
+                )
     for name in sorted(used):
         definition = REGISTRY.get(name)
         if definition is None:
@@ -155,8 +181,14 @@ def _check_rule(rule: Rule, knowledge_orderables: dict[str, Orderable], regimens
     for criterion in criteria:
         values = criterion.value if isinstance(criterion.value, tuple) else (criterion.value,)
         for value in values:
-            if isinstance(value, str) and value.startswith("$") and value[1:] not in rule.parameters:
-                raise ConfigError(f"{where}: criterion {criterion.describe()}: unknown parameter {value}")
+            if (
+                isinstance(value, str)
+                and value.startswith("$")
+                and value[1:] not in rule.parameters
+            ):
+                raise ConfigError(
+                    f"{where}: criterion {criterion.describe()}: unknown parameter {value}"
+                )
 
 
 def load_knowledge(directory: Path | None = None) -> Knowledge:
@@ -189,9 +221,15 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     for key, value in settings["regimens"].items():
         unknown = [o for o in value["orderables"] if o not in orderables]
         if unknown:
-            raise ConfigError(f"knowledge.toml: regimen {key}: unknown orderable(s) {', '.join(unknown)}")
+            raise ConfigError(
+                f"knowledge.toml: regimen {key}: unknown orderable(s) {', '.join(unknown)}"
+            )
         regimens[key] = RegimenOption(
-            key, value["label"], frozenset(value["agents"]), frozenset(value["defining_agents"]), tuple(value["orderables"])
+            key,
+            value["label"],
+            frozenset(value["agents"]),
+            frozenset(value["defining_agents"]),
+            tuple(value["orderables"]),
         )
     rules = []
     for path in sorted((directory / "rules").glob("*.toml")):

@@ -103,7 +103,9 @@ class OrderSelector:
     procedures: frozenset[str] = frozenset()
 
     def matches(self, agents: frozenset[str], procedure: str | None) -> bool:
-        return bool(self.agents & agents) or (procedure is not None and procedure in self.procedures)
+        return bool(self.agents & agents) or (
+            procedure is not None and procedure in self.procedures
+        )
 
 
 @dataclass(frozen=True)

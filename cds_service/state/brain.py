@@ -216,9 +216,7 @@ def brain_lesion_count(res: Resources) -> Fact[int]:
 
 def mass_effect(res: Resources) -> Fact[bool]:
     """Mass effect in brain text, or a lesion of LARGE_LESION_CM or more; UNKNOWN when silent."""
-    positive = [
-        t for t in brain_texts(res) if mentions_any(t.text, MASS_EFFECT_TERMS)
-    ]
+    positive = [t for t in brain_texts(res) if mentions_any(t.text, MASS_EFFECT_TERMS)]
     large = [(s, ref) for s, ref in _sizes_cm(res) if s >= LARGE_LESION_CM]
     if positive or large:
         notes = tuple(f"lesion of {s:g} cm ({ref})" for s, ref in large)

@@ -151,7 +151,16 @@ StopReason = Literal["progression", "toxicity", "completed", "other"]
 AGENT_ORDER = {
     name: rank
     for rank, name in enumerate(
-        ("tucatinib", "lapatinib", "neratinib", "t-dxd", "t-dm1", "trastuzumab", "pertuzumab", "phesgo")
+        (
+            "tucatinib",
+            "lapatinib",
+            "neratinib",
+            "t-dxd",
+            "t-dm1",
+            "trastuzumab",
+            "pertuzumab",
+            "phesgo",
+        )
     )
 }
 

@@ -259,7 +259,9 @@ GOLDEN_HOOKS = sorted(p for p in HOOKS.glob("*.json") if (GOLDEN / p.name).exist
 
 
 @pytest.mark.parametrize("path", GOLDEN_HOOKS, ids=lambda p: p.stem)
-def test_cards_fetched_from_the_fhir_server_match_the_golden_file(loaded, service_url: str, path: Path) -> None:
+def test_cards_fetched_from_the_fhir_server_match_the_golden_file(
+    loaded, service_url: str, path: Path
+) -> None:
     """Ties the real server to the goldens, which were built from in-memory prefetch: a search
     parameter the server ignored or dropped (e.g. DiagnosticReport category) shows up here."""
     request = {k: v for k, v in _json(path).items() if k != "prefetch"}

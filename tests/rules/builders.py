@@ -29,19 +29,40 @@ def d(text: str) -> FhirDate:
 
 
 def progression(when: str, site: str = "intracranial") -> ProgressionEvent:
-    return ProgressionEvent(d(when), site, "disease-status", "brain MRI: new lesions", (f"Observation/prog-{when}",))  # type: ignore[arg-type]
+    return ProgressionEvent(
+        d(when), site, "disease-status", "brain MRI: new lesions", (f"Observation/prog-{when}",)
+    )  # type: ignore[arg-type]
 
 
 def regimen(
-    agents: str, start: str, end: str | None = None, stop: str = "progression", progression_event: ProgressionEvent | None = None
+    agents: str,
+    start: str,
+    end: str | None = None,
+    stop: str = "progression",
+    progression_event: ProgressionEvent | None = None,
 ) -> Regimen:
     names = frozenset(agents.split("+"))
     active = end is None
     courses = tuple(
-        DrugCourse(a, d(start), d(end) if end else None, active, UNKNOWN if active else stop, (f"MedicationStatement/{a}-{start}",))  # type: ignore[arg-type]
+        DrugCourse(
+            a,
+            d(start),
+            d(end) if end else None,
+            active,
+            UNKNOWN if active else stop,
+            (f"MedicationStatement/{a}-{start}",),
+        )  # type: ignore[arg-type]
         for a in sorted(names)
     )
-    return Regimen(names, d(start), d(end) if end else None, active, UNKNOWN if active else stop, courses, progression_event)  # type: ignore[arg-type]
+    return Regimen(
+        names,
+        d(start),
+        d(end) if end else None,
+        active,
+        UNKNOWN if active else stop,
+        courses,
+        progression_event,
+    )  # type: ignore[arg-type]
 
 
 def srs(start: str, target: str = "left frontal lobe") -> LocalTherapy:
@@ -49,7 +70,13 @@ def srs(start: str, target: str = "left frontal lobe") -> LocalTherapy:
 
 
 def draft(agent: str, ref: str = "MedicationRequest/draft-1", selected: bool = True) -> DraftOrder:
-    return DraftOrder(ref, "MedicationRequest", selected, frozenset(agent.split("+")), display=agent.replace("+", " + "))
+    return DraftOrder(
+        ref,
+        "MedicationRequest",
+        selected,
+        frozenset(agent.split("+")),
+        display=agent.replace("+", " + "),
+    )
 
 
 def patient(
@@ -72,7 +99,9 @@ def patient(
         breast_cancer=Fact(True, ("Condition/breast",)),
         her2=Her2Status(status, False, tests),
         brain_metastases=Fact(brain_mets, ("Condition/brain",)),
-        brain_metastases_onset=Fact(d("2024-05-14"), ("Condition/brain",)) if brain_mets else Fact(UNKNOWN),
+        brain_metastases_onset=Fact(d("2024-05-14"), ("Condition/brain",))
+        if brain_mets
+        else Fact(UNKNOWN),
         leptomeningeal_disease=Fact(lmd),
         mass_effect=Fact(True, ("Condition/brain",)) if mass_effect else Fact(UNKNOWN),
         largest_brain_lesion_cm=Fact(lesion_cm) if lesion_cm is not None else Fact(UNKNOWN),

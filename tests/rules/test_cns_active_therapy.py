@@ -12,20 +12,26 @@ KNOWLEDGE = load_knowledge()
 
 def cns_cards(state, hook="patient-view"):
     evaluation = evaluate(KNOWLEDGE, state, hook)
-    rendered = cards.render(evaluation.findings, KNOWLEDGE, state, hook_instance="hi-2", patient_id="p3")
+    rendered = cards.render(
+        evaluation.findings, KNOWLEDGE, state, hook_instance="hi-2", patient_id="p3"
+    )
     return [c for c in rendered if cards.rule_id_of(c) == "CNS-ACTIVE-THERAPY"], evaluation
 
 
 def suggested_codes(card):
     return [
-        sorted(a["resource"]["medicationCodeableConcept"]["coding"][0]["code"] for a in s["actions"])
+        sorted(
+            a["resource"]["medicationCodeableConcept"]["coding"][0]["code"] for a in s["actions"]
+        )
         for s in card["suggestions"]
     ]
 
 
 def progressed_after_thp(**extra):
     event = progression("2026-10-05")
-    thp = regimen("trastuzumab+pertuzumab+docetaxel", "2025-01-10", "2026-10-10", "progression", event)
+    thp = regimen(
+        "trastuzumab+pertuzumab+docetaxel", "2025-01-10", "2026-10-10", "progression", event
+    )
     return dict(regimens=(thp,), progressions=(event,), **extra)
 
 
@@ -49,7 +55,9 @@ def test_after_srs_the_card_names_local_options_as_peers():
 
 def test_progressed_on_tucatinib_regimen_suggests_t_dxd_not_tucatinib_again():
     event = progression("2026-09-01")
-    tuc = regimen("tucatinib+trastuzumab+capecitabine", "2025-03-01", "2026-09-10", "progression", event)
+    tuc = regimen(
+        "tucatinib+trastuzumab+capecitabine", "2025-03-01", "2026-09-10", "progression", event
+    )
     [card], _ = cns_cards(patient(regimens=(tuc,), progressions=(event,)))
     assert suggested_codes(card) == [["2267582"]]
 
@@ -57,7 +65,9 @@ def test_progressed_on_tucatinib_regimen_suggests_t_dxd_not_tucatinib_again():
 def test_both_options_used_gives_information_about_the_rest():
     first = progression("2025-08-01")
     second = progression("2026-09-01")
-    tuc = regimen("tucatinib+trastuzumab+capecitabine", "2024-03-01", "2025-08-10", "progression", first)
+    tuc = regimen(
+        "tucatinib+trastuzumab+capecitabine", "2024-03-01", "2025-08-10", "progression", first
+    )
     tdxd = regimen("t-dxd", "2025-08-20", "2026-09-10", "progression", second)
     [card], _ = cns_cards(patient(regimens=(tuc, tdxd), progressions=(first, second)))
     assert "T-DM1" in card["summary"] and "suggestions" not in card
@@ -90,19 +100,25 @@ def test_her2_negative_patient_gets_no_her2_therapy_card():
 
 
 def test_new_regimen_without_cns_activity_is_a_warning_at_order_select():
-    state = patient(**progressed_after_thp(orders=(draft("trastuzumab+pertuzumab", "MedicationRequest/hp"),)))
+    state = patient(
+        **progressed_after_thp(orders=(draft("trastuzumab+pertuzumab", "MedicationRequest/hp"),))
+    )
     # The earlier regimen has ended, so trastuzumab + pertuzumab would be a new regimen.
     [card], _ = cns_cards(state, hook="order-select")
     assert card["indicator"] == "warning"
     assert "no agent of proven CNS activity" in card["summary"]
     assert suggested_codes(card) == [["194000", "224905", "2361285"], ["2267582"]]
-    assert {r["code"] for r in card["overrideReasons"]} >= {"brain-treated-locally-extracranial-controlled"}
+    assert {r["code"] for r in card["overrideReasons"]} >= {
+        "brain-treated-locally-extracranial-controlled"
+    }
 
 
 def test_continuing_a_running_antibody_regimen_gets_no_warning():
     event = progression("2026-10-05")
     hp = regimen("trastuzumab+pertuzumab", "2025-01-10")
-    state = patient(regimens=(hp,), progressions=(event,), orders=(draft("trastuzumab+pertuzumab"),))
+    state = patient(
+        regimens=(hp,), progressions=(event,), orders=(draft("trastuzumab+pertuzumab"),)
+    )
     found, _ = cns_cards(state, hook="order-sign")
     assert found == []
 

@@ -35,14 +35,41 @@ RULE = "rules/lapatinib-rechallenge.toml"
         (RULE, 'regimen = "t-dxd"', 'regimen = "t-dxx"', "unknown regimen 't-dxx'"),
         (RULE, 'indicator = "critical"', 'indicator = "urgent"', "indicator"),
         (RULE, 'id = "LAPATINIB-RECHALLENGE"', 'id = "lapatinib rechallenge"', "id"),
-        (RULE, '{{ facts.prior_lapatinib.regimen }}', '{{ facts.prior_lapatinib.regimen }', "template error"),
-        (RULE, 'url = "https://www.guidelinecentral.com/guideline/7342"', 'url = "http://insecure.example"', "url"),
-        ("knowledge.toml", 'code = "2361285"', 'code = "480167"', "not in the value set of agent 'tucatinib'"),
-        ("knowledge.toml", 'orderables = ["t-dxd"]', 'orderables = ["t-dxd-missing"]', "unknown orderable"),
-        ("rules/cns-active-therapy.toml", 'large_lesion_cm = 3.0', 'large_lesion_size = 3.0', "needs parameter(s) large_lesion_cm"),
+        (
+            RULE,
+            "{{ facts.prior_lapatinib.regimen }}",
+            "{{ facts.prior_lapatinib.regimen }",
+            "template error",
+        ),
+        (
+            RULE,
+            'url = "https://www.guidelinecentral.com/guideline/7342"',
+            'url = "http://insecure.example"',
+            "url",
+        ),
+        (
+            "knowledge.toml",
+            'code = "2361285"',
+            'code = "480167"',
+            "not in the value set of agent 'tucatinib'",
+        ),
+        (
+            "knowledge.toml",
+            'orderables = ["t-dxd"]',
+            'orderables = ["t-dxd-missing"]',
+            "unknown orderable",
+        ),
+        (
+            "rules/cns-active-therapy.toml",
+            "large_lesion_cm = 3.0",
+            "large_lesion_size = 3.0",
+            "needs parameter(s) large_lesion_cm",
+        ),
     ],
 )
-def test_broken_knowledge_is_refused_with_a_message_naming_it(knowledge_copy, file, old, new, message):
+def test_broken_knowledge_is_refused_with_a_message_naming_it(
+    knowledge_copy, file, old, new, message
+):
     edit(knowledge_copy / file, old, new)
     with pytest.raises(ConfigError) as raised:
         load_knowledge(knowledge_copy)
@@ -67,5 +94,7 @@ def test_console_script_finds_the_packaged_knowledge():
     from pathlib import Path
 
     script = Path(sys.executable).with_name("cds-service")
-    result = subprocess.run([str(script), "validate-knowledge"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(script), "validate-knowledge"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,9 @@ def _entries(path: Path) -> list[tuple[str, object]]:
     return [("fixture", e["resource"]) for e in bundle.get("entry", []) if "resource" in e]
 
 
-@pytest.mark.parametrize("path", [p for p in BUNDLES if "golden" not in p.parts], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [p for p in BUNDLES if "golden" not in p.parts], ids=lambda p: p.stem
+)
 def test_state_from_documents_equals_state_from_models(path: Path) -> None:
     record = parse_record(_entries(path))
     assert len(record.documents) == len(record.resources)

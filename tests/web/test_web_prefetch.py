@@ -178,11 +178,16 @@ def test_prefetch_resources_of_another_patient_are_skipped_and_reported(client, 
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C79.31"}]},
     }
     own = dict(stranger, id="own", subject={"reference": f"Patient/{PATIENT_ID}"})
-    request = hook_request("patient-view", prefetch={"conditions": searchset(own, stranger), "medicationRequests": None})
+    request = hook_request(
+        "patient-view",
+        prefetch={"conditions": searchset(own, stranger), "medicationRequests": None},
+    )
     with caplog.at_level("WARNING"):
         response = client.post(service_url("patient-view"), json=request)
     assert response.status_code == 200
-    assert "Condition/someone-else from conditions skipped: belongs to another patient" in caplog.text
+    assert (
+        "Condition/someone-else from conditions skipped: belongs to another patient" in caplog.text
+    )
     assert "Condition/own" not in caplog.text
 
 
@@ -200,10 +205,17 @@ def test_paginated_prefetch_is_fetched_whole_from_the_fhir_server(fetches):
     request["prefetch"] = {key: None for key in PATIENT_VIEW.prefetch}
     request["prefetch"]["conditions"] = _paginated(CONDITION)
 
-    record = resolve(PATIENT_VIEW, request, SETTINGS, Caller(iss="ehr", fhir_servers=("https://ehr.example.org",)))
+    record = resolve(
+        PATIENT_VIEW,
+        request,
+        SETTINGS,
+        Caller(iss="ehr", fhir_servers=("https://ehr.example.org",)),
+    )
 
     assert list(asked["queries"]) == ["conditions"]
-    assert sorted(r.id for r in record.of_type("Condition")) == sorted([CONDITION["id"], "on-page-2"])
+    assert sorted(r.id for r in record.of_type("Condition")) == sorted(
+        [CONDITION["id"], "on-page-2"]
+    )
     assert record.unavailable == frozenset()
 
 
