@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.state.support import FIXTURES
 
 from cds_service.commands import explain
+from tests.state.support import FIXTURES
 
 SCENARIO_1 = FIXTURES / "scenarios" / "01-rechallenge-after-srs.json"
 

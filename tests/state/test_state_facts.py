@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from tests.state.build_fixtures import NEGATIVE, POSITIVE, SCT, Patient, cc, scenario_01
-from tests.state.support import state_of
 
 from cds_service.state.model import UNKNOWN
+from tests.state.build_fixtures import NEGATIVE, POSITIVE, SCT, Patient, cc, scenario_01
+from tests.state.support import state_of
 
 LAPATINIB_ORDER = {
     "resourceType": "MedicationRequest",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.state.build_fixtures import build, render
 
 BUILT = build()

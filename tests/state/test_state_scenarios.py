@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from tests.state.support import FIXTURES, load_bundle, state_of
 
 from cds_service.state.model import UNKNOWN, PatientState
+from tests.state.support import FIXTURES, load_bundle, state_of
 
 SCENARIO_1 = "scenarios/01-rechallenge-after-srs"
 VARIANTS = sorted(p.stem for p in (FIXTURES / "variants").glob("01*.json"))
