@@ -13,7 +13,7 @@ from cds_service.config import Settings
 from cds_service.errors import FhirFetchError, FhirServerNotAllowed, PreconditionFailed
 from cds_service.fhir.fetch import Fetched, fetch_missing
 from cds_service.fhir.record import PatientRecord, Skipped, parse_record
-from cds_service.fhir.references import patient_of
+from cds_service.fhir.references import identity, patient_of
 from cds_service.services import ServiceDefinition
 
 if TYPE_CHECKING:  # the web layer imports this module; Caller is only a parameter type here
@@ -66,7 +66,7 @@ def resolve(
             items.extend((key, resource) for resource in first_pages.get(key, ()))
     drafts = draft_order_keys(context)
     ours, others = _split_by_patient(
-        [(source, raw) for source, raw in items if _identity(raw) not in drafts],
+        [(source, raw) for source, raw in items if identity(raw) not in drafts],
         context.get("patientId"),
     )
     record = parse_record(ours, unavailable={service.resource_type(key) for key in failures})
@@ -84,7 +84,7 @@ def _split_by_patient(
         if owner is None or owner == patient:
             ours.append((source, raw))
             continue
-        resource_type, resource_id = _identity(raw) or (None, None)
+        resource_type, resource_id = identity(raw) or (None, None)
         skipped = Skipped(source, resource_type, resource_id, "belongs to another patient")
         log.warning("%s", skipped.describe())
         others.append(skipped)
@@ -205,17 +205,9 @@ def _token_value(token: str, context: Mapping) -> str | None:
     return None
 
 
-def _identity(raw: object) -> tuple[str, str] | None:
-    if isinstance(raw, dict):
-        resource_type, resource_id = raw.get("resourceType"), raw.get("id")
-        if isinstance(resource_type, str) and isinstance(resource_id, str):
-            return resource_type, resource_id
-    return None
-
-
 def draft_order_keys(context: Mapping) -> frozenset[tuple[str, str]]:
     """(type, id) of this session's draft orders: the derivation reads them from the context."""
     bundle = context.get("draftOrders")
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
-    keys = (_identity(e.get("resource")) for e in entries or () if isinstance(e, dict))
+    keys = (identity(e.get("resource")) for e in entries or () if isinstance(e, dict))
     return frozenset(k for k in keys if k is not None)

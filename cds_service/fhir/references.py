@@ -1,4 +1,4 @@
-"""Which patient a FHIR resource belongs to, read from its subject or patient reference."""
+"""Who and what a FHIR resource is: its (type, id), and the patient it belongs to."""
 
 from __future__ import annotations
 
@@ -25,4 +25,13 @@ def patient_of(resource: Mapping) -> str | None:
         target = reference.get("reference") if isinstance(reference, Mapping) else None
         if isinstance(target, str) and (found := patient_id(target)) is not None:
             return found
+    return None
+
+
+def identity(raw: object) -> tuple[str, str] | None:
+    """(resourceType, id) of a JSON resource; None when either is missing."""
+    if isinstance(raw, dict):
+        resource_type, resource_id = raw.get("resourceType"), raw.get("id")
+        if isinstance(resource_type, str) and isinstance(resource_id, str):
+            return resource_type, resource_id
     return None

@@ -27,6 +27,7 @@ from functools import cache
 import orjson
 
 from cds_service.fhir.models import MODEL_CLASSES
+from cds_service.fhir.references import identity
 from cds_service.state.resources import is_void
 from cds_service.state.terminology import valuesets
 
@@ -146,14 +147,6 @@ def is_relevant(resource: object) -> bool:
         return True
 
 
-def _identity(raw: object) -> tuple[str, str] | None:
-    if isinstance(raw, dict):
-        resource_type, resource_id = raw.get("resourceType"), raw.get("id")
-        if isinstance(resource_type, str) and isinstance(resource_id, str):
-            return resource_type, resource_id
-    return None
-
-
 def _referenced(raw: object) -> Iterator[tuple[str, str]]:
     """(type, id) of each reference in a resource: relative, absolute or versioned."""
     blob = _blob(raw) if isinstance(raw, dict) else None
@@ -168,16 +161,16 @@ def relevant_items(items: Iterable[tuple[str, object]]) -> list[tuple[str, objec
     relevant (type, id), and what they refer to, transitively."""
     listed = list(items)
     keep = [is_relevant(raw) for _, raw in listed]
-    kept_ids = {_identity(raw) for (_, raw), k in zip(listed, keep, strict=True) if k} - {None}
+    kept_ids = {identity(raw) for (_, raw), k in zip(listed, keep, strict=True) if k} - {None}
     frontier = [raw for (_, raw), k in zip(listed, keep, strict=True) if k]
     while frontier:
         wanted = {ref for raw in frontier for ref in _referenced(raw)} - kept_ids
         if not wanted:
             break
         kept_ids |= wanted
-        frontier = [raw for _, raw in listed if _identity(raw) in wanted]
+        frontier = [raw for _, raw in listed if identity(raw) in wanted]
     return [
         (source, raw)
         for (source, raw), k in zip(listed, keep, strict=True)
-        if k or _identity(raw) in kept_ids
+        if k or identity(raw) in kept_ids
     ]

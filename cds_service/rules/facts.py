@@ -447,19 +447,23 @@ def extracranial_status(ctx: FactContext) -> Stated:
     return Stated(status.value, f"Extracranial disease {status.value}", status.evidence)
 
 
-@fact("on_her2_therapy", params=("her2_agents",))
-def on_her2_therapy(ctx: FactContext) -> Stated:
-    """A running regimen contains a HER2-directed agent."""
-    state = ctx.state
-    if not _therapy_known(state):
+def _running_regimen_with(ctx: FactContext, agents: Iterable[str], lead: str) -> Stated:
+    """Whether a running regimen still gives one of `agents`; says which, after `lead`."""
+    if not _therapy_known(ctx.state):
         return Stated(UNKNOWN)
-    her2_agents = frozenset(ctx.params["her2_agents"])
-    running = [r for r in state.regimens if r.active and r.current_agents & her2_agents]
+    wanted = frozenset(agents)
+    running = [r for r in ctx.state.regimens if r.active and r.current_agents & wanted]
     if not running:
         return Stated(False)
     regimen = running[-1]
-    text = f"Current therapy: {regimen_text(regimen)}"
-    return Stated(True, text, regimen.evidence, {"regimen": agents_label(regimen.current_agents)})
+    current = agents_label(regimen.current_agents)
+    return Stated(True, f"{lead}: {regimen_text(regimen)}", regimen.evidence, {"regimen": current})
+
+
+@fact("on_her2_therapy", params=("her2_agents",))
+def on_her2_therapy(ctx: FactContext) -> Stated:
+    """A running regimen contains a HER2-directed agent."""
+    return _running_regimen_with(ctx, ctx.params["her2_agents"], "Current therapy")
 
 
 @fact("new_systemic_therapy_ordered", params=("systemic_agents",))
@@ -571,16 +575,7 @@ def progression_since_site_srs(ctx: FactContext) -> Stated:
 @fact("on_antibody_drug_conjugate", params=("adc_agents",))
 def on_antibody_drug_conjugate(ctx: FactContext) -> Stated:
     """A running regimen contains an antibody-drug conjugate (T-DM1, T-DXd)."""
-    state = ctx.state
-    if not _therapy_known(state):
-        return Stated(UNKNOWN)
-    adcs = frozenset(ctx.params["adc_agents"])
-    running = [r for r in state.regimens if r.active and r.current_agents & adcs]
-    if not running:
-        return Stated(False)
-    regimen = running[-1]
-    text = f"On an antibody-drug conjugate: {regimen_text(regimen)}"
-    return Stated(True, text, regimen.evidence, {"regimen": agents_label(regimen.current_agents)})
+    return _running_regimen_with(ctx, ctx.params["adc_agents"], "On an antibody-drug conjugate")
 
 
 @fact("tucatinib_interaction", params=("strong_cyp3a_inducers", "strong_cyp2c8_inhibitors"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,11 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.services import SERVICES
-from cds_service.testing import compare_golden
+from cds_service.testing import compare_golden, live_server
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.integration
@@ -149,15 +147,8 @@ def service_url(tmp_path_factory: pytest.TempPathFactory, loaded) -> Iterator[st
         fhir_connect_timeout=2.0,
     )
     app = create_app(settings, clock=lambda: TODAY)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/cds-services"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with live_server(app) as base:
+        yield f"{base}/cds-services"
 
 
 def _search_all(server, relative: str) -> dict:
@@ -196,6 +187,21 @@ def _without_uuids(value: Any) -> Any:
     return value
 
 
+def _from_server(server, patient_id: str) -> dict:
+    """The request fields that send the service to the FHIR server instead of prefetch."""
+    return {
+        "fhirServer": server.base_url,
+        "fhirAuthorization": {
+            "access_token": server.token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "cds-service",
+            "patient": patient_id,
+        },
+    }
+
+
 def _call(url: str, hook_request: dict) -> requests.Response:
     return requests.post(url, json=hook_request, timeout=30)
 
@@ -215,20 +221,7 @@ def test_cards_without_prefetch_equal_cards_with_full_prefetch(
 
     complete = _call(url, {**base, "prefetch": _full_prefetch(loaded, service, patient_id)})
     fetched = _call(
-        url,
-        {
-            **base,
-            "hookInstance": str(uuid.uuid4()),
-            "fhirServer": loaded.base_url,
-            "fhirAuthorization": {
-                "access_token": loaded.token,
-                "token_type": "Bearer",
-                "expires_in": 300,
-                "scope": "patient/*.read",
-                "subject": "cds-service",
-                "patient": patient_id,
-            },
-        },
+        url, {**base, "hookInstance": str(uuid.uuid4()), **_from_server(loaded, patient_id)}
     )
 
     assert complete.status_code == 200, complete.text[:500]
@@ -265,16 +258,7 @@ def test_cards_fetched_from_the_fhir_server_match_the_golden_file(
     """Ties the real server to the goldens, which were built from in-memory prefetch: a search
     parameter the server ignored or dropped (e.g. DiagnosticReport category) shows up here."""
     request = {k: v for k, v in _json(path).items() if k != "prefetch"}
-    patient_id = request["context"]["patientId"]
-    request["fhirServer"] = loaded.base_url
-    request["fhirAuthorization"] = {
-        "access_token": loaded.token,
-        "token_type": "Bearer",
-        "expires_in": 300,
-        "scope": "patient/*.read",
-        "subject": "cds-service",
-        "patient": patient_id,
-    }
+    request.update(_from_server(loaded, request["context"]["patientId"]))
     service = SERVICE_FOR_HOOK[request["hook"]]
     response = _call(f"{service_url}/{service.id}", request)
     assert response.status_code == 200, response.text[:500]
