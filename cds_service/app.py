@@ -16,6 +16,7 @@ from cds_service.web.auth import build_authenticator
 from cds_service.web.errors import register_error_handlers
 from cds_service.web.routes import bp
 from cds_service.web.runtime import Runtime
+from cds_service.web.smart import smart_bp
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ def create_app(
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
     )
+    if settings.secret_key:
+        app.secret_key = settings.secret_key
+    app.config["SMART_CLIENT_ID"] = settings.smart_client_id
     app.register_blueprint(bp)
+    app.register_blueprint(smart_bp)
     register_error_handlers(app)
     _warn_about_dev_settings(settings)
     return app

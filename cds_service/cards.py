@@ -157,6 +157,7 @@ def render_card(
     state: PatientState,
     hook_instance: str,
     patient_id: str | None,
+    timeline_url: str | None = None,
 ) -> dict[str, Any]:
     rule, variant = finding.rule, finding.variant
     values = _template_values(finding, state)
@@ -190,10 +191,12 @@ def render_card(
             {"code": r.code, "system": knowledge.override_reason_system, "display": r.display}
             for r in variant.override_reasons
         ]
-    if rule.links:
-        card["links"] = [
-            {"label": label, "url": url, "type": "absolute"} for label, url in rule.links
-        ]
+    links = [{"label": label, "url": url, "type": "absolute"} for label, url in rule.links]
+    if timeline_url:
+        # The history the card rests on, at a glance: the SMART app the EHR launches in context.
+        links.append({"label": "CNS history timeline", "url": timeline_url, "type": "smart"})
+    if links:
+        card["links"] = links
     return card
 
 
@@ -210,13 +213,16 @@ def render(
     *,
     hook_instance: str,
     patient_id: str | None,
+    timeline_url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Cards in order of urgency; a card whose template fails is left out and logged, never half-shown."""
     order = {"critical": 0, "warning": 1, "info": 2}
     cards = []
     for finding in sorted(findings, key=lambda f: order[f.variant.indicator]):
         try:
-            cards.append(render_card(finding, knowledge, state, hook_instance, patient_id))
+            cards.append(
+                render_card(finding, knowledge, state, hook_instance, patient_id, timeline_url)
+            )
         except TemplateError:
             log.exception(
                 "rule %s variant %s: card template failed", finding.rule.id, finding.variant.id

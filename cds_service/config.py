@@ -71,6 +71,10 @@ class Settings:
     audit_key: str | None = None
     # CORS: the CDS Hooks sandbox and SMART sandboxes call us from a browser.
     cors_origins: tuple[str, ...] = ("*",)
+    # SMART app (the CNS timeline): signs the launch cookie; set it when several processes or
+    # replicas serve /smart, else each generates its own and a launch must return to the same one.
+    secret_key: str | None = None
+    smart_client_id: str = "her2-cns-timeline"
     # Dev/test only: lets a request's extension pin "today" so example hooks are reproducible.
     clock_override: bool = False
     # Dev/test only: pin the service clock.
@@ -104,6 +108,8 @@ class Settings:
             database_url=env.get("CDS_DATABASE_URL") or DEFAULT_DATABASE_URL,
             audit_key=env.get("CDS_AUDIT_KEY") or None,
             cors_origins=_list(env.get("CDS_CORS_ORIGINS")) or ("*",),
+            secret_key=env.get("CDS_SECRET_KEY") or None,
+            smart_client_id=env.get("CDS_SMART_CLIENT_ID") or "her2-cns-timeline",
             clock_override=_flag(env.get("CDS_CLOCK_OVERRIDE"), False),
             today=today,
             log_level=env.get("CDS_LOG_LEVEL", "INFO"),

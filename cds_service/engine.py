@@ -46,7 +46,9 @@ class Engine:
         context: Mapping,
         record: PatientRecord,
         today: date,
+        timeline_url: str | None = None,
     ) -> Answer:
+        """`timeline_url`: where the SMART timeline app is served; patient-view cards link to it."""
         state = derive(record, today, context)
         evaluation = evaluate(self.knowledge, state, hook)
         patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
@@ -56,6 +58,7 @@ class Engine:
             state,
             hook_instance=hook_instance,
             patient_id=patient_id,
+            timeline_url=timeline_url if hook == "patient-view" else None,
         )
         by_uuid = {
             cards.card_uuid(

@@ -34,28 +34,6 @@ MEDICATION_TYPES = {
     "MedicationDispense",
 }
 
-# Known defect outside the rules, expected to fail until fixed (strict: a fix makes these XPASS,
-# and then the entry must go). The service's prefetch templates (cds_service/services.py) do not
-# ask for DiagnosticReport, so brain MRI reports in the fixtures never reach the derivation: the
-# lesion count, and for these patients the only brain MRI, are missing from the request.
-PREFETCH_WITHOUT_DIAGNOSTIC_REPORTS = (
-    "DiagnosticReport is not prefetched: brain MRI reports (lesion count, MRI dates) "
-    "never reach the derivation"
-)
-KNOWN_GAPS: dict[str, str] = {}
-
-
-def _params() -> list[Any]:
-    params = []
-    for path in HOOKS:
-        marks = (
-            [pytest.mark.xfail(reason=KNOWN_GAPS[path.stem], strict=True)]
-            if path.stem in KNOWN_GAPS
-            else []
-        )
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
-
 
 def _request_resources(request: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
@@ -115,7 +93,7 @@ def test_every_hook_request_has_a_golden():
     assert orphans == []
 
 
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", [pytest.param(path, id=path.stem) for path in HOOKS])
 def test_hook_request_gives_the_golden_cards(client: FlaskClient, path: Path) -> None:
     request = load_json(path)
     golden = load_json(GOLDEN / path.name)

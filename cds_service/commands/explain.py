@@ -14,6 +14,7 @@ from cds_service.fhir.record import PatientRecord, parse_record
 from cds_service.state import derive
 from cds_service.state.model import UNKNOWN, Fact, FhirDate, PatientState, ProgressionEvent
 from cds_service.state.serialize import state_to_json
+from cds_service.timeline import brain_mris, render_html
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=date.fromisoformat,
         default=None,
         help="derive as of this date (YYYY-MM-DD); default: today",
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT",
+        help="also write the CNS history timeline (a standalone HTML page) to OUT",
     )
 
 
@@ -150,4 +157,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(state_to_json(state), indent=2))
     else:
         sys.stdout.write(render(state))
+    if args.html:
+        page = render_html(state, title=f"CNS history: {args.path.name}", mris=brain_mris(record))
+        try:
+            args.html.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            print(f"cannot write {args.html}: {exc}", file=sys.stderr)
+            return 2
     return 0

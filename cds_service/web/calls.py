@@ -18,7 +18,12 @@ log = logging.getLogger(__name__)
 
 
 def answer_call(
-    rt: Runtime, service: ServiceDefinition, request: Mapping, caller: Caller, today: date
+    rt: Runtime,
+    service: ServiceDefinition,
+    request: Mapping,
+    caller: Caller,
+    today: date,
+    base_url: str | None = None,
 ) -> dict[str, object]:
     """The response body for a validated hook request."""
     started = time.perf_counter()
@@ -31,6 +36,7 @@ def answer_call(
         context=request["context"],
         record=record,
         today=today,
+        timeline_url=f"{base_url}/smart/launch" if base_url else None,
     )
     finished = time.perf_counter()
     timings = {

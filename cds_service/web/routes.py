@@ -36,7 +36,11 @@ def call_service(service_id: str) -> Response:
     today = rt.clock()
     if rt.settings.clock_override:
         today = as_of_date(hook_request, today)
-    return json_response(answer_call(rt, service, hook_request, caller, today))
+    # Where this service is reached: the public URL behind a proxy, else the URL called.
+    base_url = rt.settings.public_base_url or request.host_url
+    return json_response(
+        answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
+    )
 
 
 @bp.post("/cds-services/<service_id>/feedback")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -395,3 +396,34 @@ def test_a_body_at_the_limit_is_read(make_app):
     )
 
     assert_cards_response(response)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_patient_view_cards_link_to_the_timeline_smart_app(client):
+    from cds_service.testing import hook_request as from_bundle
+    from cds_service.testing import load_json
+
+    bundle = load_json(REPO / "fixtures/scenarios/01-rechallenge-after-srs.json")
+    request = from_bundle(bundle, "patient-view", as_of="2026-11-23")
+    cards = client.post("/cds-services/her2-cns-patient-view", json=request).get_json()["cards"]
+    assert cards
+    for card in cards:
+        smart = [link for link in card["links"] if link["type"] == "smart"]
+        assert smart == [
+            {
+                "label": "CNS history timeline",
+                "url": "http://localhost/smart/launch",
+                "type": "smart",
+            }
+        ]
+
+
+def test_order_cards_carry_no_timeline_link(client):
+    from cds_service.testing import load_json
+
+    request = load_json(REPO / "hooks/order-select-lapatinib-rechallenge.json")
+    cards = client.post("/cds-services/her2-cns-order-select", json=request).get_json()["cards"]
+    assert cards
+    assert all(link["type"] != "smart" for card in cards for link in card.get("links", []))
