@@ -10,6 +10,10 @@ from cds_service.errors import UnknownService
 
 _PATIENT = "{{context.patientId}}"
 
+# A request extension that pins "today" (ISO date) for reproducible examples and tests; the
+# service honours it only when CDS_CLOCK_OVERRIDE is on.
+AS_OF_EXTENSION = "org.her2cns.asOfDate"
+
 # LOINC codes of the Observations the derivation reads: HER2 tests (48676-1, 85319-2, 18474-7,
 # 85318-4, 31150-6, 49683-6), cancer disease status (97509-4), ECOG (89247-1), Karnofsky (89243-0).
 _OBSERVATION_CODES = (

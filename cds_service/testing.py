@@ -24,10 +24,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from cds_service.cards import rule_id_of
+from cds_service.fhir.prefetch import substitute
 from cds_service.fhir.references import patient_of
-from cds_service.services import SERVICES, ServiceDefinition
+from cds_service.services import AS_OF_EXTENSION, SERVICES, ServiceDefinition
 
-AS_OF_EXTENSION = "org.her2cns.asOfDate"
 SERVICE_FOR_HOOK = {s.hook: s for s in SERVICES}
 
 
@@ -36,7 +36,9 @@ def load_json(path: str | Path) -> Any:
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle.get("entry", []) if isinstance(e, Mapping) and "resource" in e]
+    return [
+        e["resource"] for e in bundle.get("entry", []) if isinstance(e, Mapping) and "resource" in e
+    ]
 
 
 def _has_code(resource: Mapping[str, Any], tokens: Sequence[str], element: str = "code") -> bool:
@@ -45,7 +47,9 @@ def _has_code(resource: Mapping[str, Any], tokens: Sequence[str], element: str =
     codings = [c for concept in concepts for c in (concept.get("coding") or [])]
     for token in tokens:
         system, _, code = token.rpartition("|")
-        if any(c.get("code") == code and (not system or c.get("system") == system) for c in codings):
+        if any(
+            c.get("code") == code and (not system or c.get("system") == system) for c in codings
+        ):
             return True
     return False
 
@@ -56,7 +60,14 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
     resources = list(resources)
     if "/" in path:  # instance read, e.g. Patient/123
         resource_type, resource_id = path.split("/", 1)
-        return next((r for r in resources if r.get("resourceType") == resource_type and r.get("id") == resource_id), None)
+        return next(
+            (
+                r
+                for r in resources
+                if r.get("resourceType") == resource_type and r.get("id") == resource_id
+            ),
+            None,
+        )
     matches = [r for r in resources if r.get("resourceType") == path]
     for name, value in parse_qsl(params):
         if name == "patient":
@@ -69,19 +80,21 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(matches),
-        "entry": [{"fullUrl": f"{r['resourceType']}/{r.get('id')}", "resource": r} for r in matches],
+        "entry": [
+            {"fullUrl": f"{r['resourceType']}/{r.get('id')}", "resource": r} for r in matches
+        ],
     }
 
 
-def prefetch_for(service: ServiceDefinition, resources: Sequence[Mapping[str, Any]], context: Mapping[str, Any]) -> dict[str, Any]:
+def prefetch_for(
+    service: ServiceDefinition, resources: Sequence[Mapping[str, Any]], context: Mapping[str, Any]
+) -> dict[str, Any]:
     """Fill every prefetch template of `service` as an EHR honouring them all would."""
     prefetch = {}
     for key, template in service.prefetch.items():
-        query = template
-        for name, value in context.items():
-            if isinstance(value, str):
-                query = query.replace("{{context.%s}}" % name, value)
-        prefetch[key] = run_query(query, resources)
+        query = substitute(template, context)  # the same substitution the service does
+        if query is not None:
+            prefetch[key] = run_query(query, resources)
     return prefetch
 
 
@@ -112,7 +125,9 @@ def hook_request(
         }
         if hook == "order-select":
             context["selections"] = list(
-                selections if selections is not None else [f"{o['resourceType']}/{o['id']}" for o in draft_orders]
+                selections
+                if selections is not None
+                else [f"{o['resourceType']}/{o['id']}" for o in draft_orders]
             )
     request: dict[str, Any] = {
         "hookInstance": hook_instance or str(uuid.uuid4()),
@@ -137,14 +152,23 @@ class HookResult:
         return list(self.body.get("cards", [])) if isinstance(self.body, Mapping) else []
 
 
-def post_hook(target: Any, request: Mapping[str, Any], *, service_id: str | None = None, headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> HookResult:
+def post_hook(
+    target: Any,
+    request: Mapping[str, Any],
+    *,
+    service_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> HookResult:
     """POST to a Flask test client or to a base URL (`http://127.0.0.1:8080`)."""
     service_id = service_id or SERVICE_FOR_HOOK[request["hook"]].id
     path = f"/cds-services/{service_id}"
     if isinstance(target, str):
         import requests  # only needed against a running service
 
-        response = requests.post(target.rstrip("/") + path, json=request, headers=dict(headers or {}), timeout=timeout)
+        response = requests.post(
+            target.rstrip("/") + path, json=request, headers=dict(headers or {}), timeout=timeout
+        )
         body = response.json() if response.content else None
         return HookResult(response.status_code, body, dict(response.headers))
     response = target.post(path, json=request, headers=dict(headers or {}))

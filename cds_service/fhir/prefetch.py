@@ -128,7 +128,7 @@ def _fetch(
     failures: dict[str, str] = {}
     queries: dict[str, str] = {}
     for key, why in missing.items():
-        query = _substitute(service.prefetch[key], context)
+        query = substitute(service.prefetch[key], context)
         if not fhir_server:
             failures[key] = f"{why} and no fhirServer to fetch from"
         elif query is None:
@@ -178,7 +178,7 @@ def _raise_if_required(service: ServiceDefinition, failures: Mapping[str, str]) 
         raise PreconditionFailed(f"required data unavailable: {reasons}")
 
 
-def _substitute(template: str, context: Mapping) -> str | None:
+def substitute(template: str, context: Mapping) -> str | None:
     """The template with its tokens filled from the context; None when a token has no value."""
     unresolved = False
 

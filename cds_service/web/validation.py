@@ -9,9 +9,7 @@ from typing import cast
 from cds_service.errors import BadRequest
 from cds_service.fhir.prefetch import draft_order_keys
 from cds_service.schemas import first_error, validator
-from cds_service.services import ServiceDefinition
-
-AS_OF_DATE = "org.her2cns.asOfDate"
+from cds_service.services import AS_OF_EXTENSION, ServiceDefinition
 
 
 def validate_hook_request(service: ServiceDefinition, body: object) -> Mapping:
@@ -68,7 +66,7 @@ def _prefetch_shape(service: ServiceDefinition, body: Mapping) -> str | None:
 
 def as_of_date(body: Mapping, default: date) -> date:
     """`today` pinned by the request's extension (honoured only when the clock override is on)."""
-    raw = (body.get("extension") or {}).get(AS_OF_DATE)
+    raw = (body.get("extension") or {}).get(AS_OF_EXTENSION)
     if raw is None:
         return default
     if isinstance(raw, str):
@@ -76,4 +74,4 @@ def as_of_date(body: Mapping, default: date) -> date:
             return date.fromisoformat(raw)
         except ValueError:
             pass
-    raise BadRequest(f'extension["{AS_OF_DATE}"]: expected an ISO date such as 2026-11-23')
+    raise BadRequest(f'extension["{AS_OF_EXTENSION}"]: expected an ISO date such as 2026-11-23')

@@ -118,10 +118,10 @@ def test_user_tokens_are_filled_from_the_user_id():
     context = {"userId": "PractitionerRole/role-9", "patientId": "p1"}
 
     assert (
-        prefetch_module._substitute("PractitionerRole?_id={{userPractitionerRoleId}}", context)
+        prefetch_module.substitute("PractitionerRole?_id={{userPractitionerRoleId}}", context)
         == "PractitionerRole?_id=role-9"
     )
-    assert prefetch_module._substitute("Practitioner/{{userPractitionerId}}", context) is None
+    assert prefetch_module.substitute("Practitioner/{{userPractitionerId}}", context) is None
 
 
 def test_this_sessions_draft_orders_are_not_read_as_history():
