@@ -60,14 +60,9 @@ class Engine:
             patient_id=patient_id,
             timeline_url=timeline_url if hook == "patient-view" else None,
         )
-        by_uuid = {
-            cards.card_uuid(
-                hook_instance, f.rule.id, f.order.reference if f.order else None
-            ): f.rule
-            for f in evaluation.findings
-        }
+        rules = (self.knowledge.rule(str(cards.rule_id_of(c))) for c in rendered)
         card_rules = tuple(
-            (by_uuid[c["uuid"]].id, by_uuid[c["uuid"]].version, c["uuid"]) for c in rendered
+            (r.id, r.version, c["uuid"]) for r, c in zip(rules, rendered, strict=True)
         )
         return Answer(
             cards=rendered,

@@ -201,14 +201,14 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
         by = suppressed.get(finding.rule.id)
         if by is None:
             kept.append(finding)
-        else:
-            traces.append(
-                RuleTrace(
-                    finding.rule.id,
-                    finding.trace.order,
-                    "suppressed",
-                    f"suppressed by {by}",
-                    finding.trace.checks,
-                )
-            )
+            continue
+        # One trace per rule and order: the suppressed one replaces "fired".
+        index = next(i for i, t in enumerate(traces) if t is finding.trace)
+        traces[index] = RuleTrace(
+            finding.rule.id,
+            finding.trace.order,
+            "suppressed",
+            f"suppressed by {by}",
+            finding.trace.checks,
+        )
     return Evaluation(tuple(kept), tuple(traces))

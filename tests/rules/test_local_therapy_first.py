@@ -68,6 +68,10 @@ def test_it_speaks_instead_of_the_cns_active_drug_card():
         for t in evaluation.traces
         if t.rule_id == "CNS-ACTIVE-THERAPY" and t.outcome == "suppressed"
     ] == ["suppressed by LOCAL-THERAPY-FIRST"]
+    # One trace per rule: never "fired" and "suppressed" side by side.
+    assert [t.outcome for t in evaluation.traces if t.rule_id == "CNS-ACTIVE-THERAPY"] == [
+        "suppressed"
+    ]
     assert len(cards_of(RULE, state)) == 1
 
 
