@@ -145,12 +145,12 @@ def _fetch(
                 settings=settings,
                 allowed_servers=caller.fhir_servers,
             )
-        except FhirServerNotAllowed:
+        except FhirServerNotAllowed as refused:
             needed = sorted(k for k in queries if k in service.required)
             if needed:
                 raise FhirServerNotAllowed(
                     f"required data unavailable: {', '.join(needed)} "
-                    "(not in prefetch, and fhirServer is not on this service's allow-list)"
+                    f"(not in prefetch, and {refused.message})"
                 ) from None
             failures.update({k: "fhirServer is not on the allow-list" for k in queries})
             fetched = {}

@@ -246,3 +246,12 @@ def test_paginated_optional_prefetch_keeps_the_page_but_absence_is_unknown():
 
     assert [r.id for r in record.of_type("Observation")] == ["ecog"]
     assert record.unavailable == frozenset({"Observation"})
+
+
+def test_the_412_for_a_disallowed_server_names_the_server(client):
+    request = hook_request("patient-view", fhirServer="https://evil.example.org/fhir", prefetch={})
+    response = client.post(service_url("patient-view"), json=request)
+    assert response.status_code == 412
+    message = response.get_json()["message"]
+    assert "conditions, medicationRequests" in message
+    assert "https://evil.example.org/fhir is not allowed" in message
