@@ -268,14 +268,6 @@ class PatientState:
     local_therapy_known: Fact[bool] = field(default=Fact(UNKNOWN))
 
     @property
-    def active_regimens(self) -> tuple[Regimen, ...]:
-        return tuple(r for r in self.regimens if r.active)
-
-    @property
-    def progressed_regimens(self) -> tuple[Regimen, ...]:
-        return tuple(r for r in self.regimens if r.progression is not None)
-
-    @property
     def srs_courses(self) -> tuple[LocalTherapy, ...]:
         return tuple(t for t in self.local_therapies if t.kind == "srs")
 
