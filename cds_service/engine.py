@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from cds_service import cards
-from cds_service.fhir.record import PatientRecord
-from cds_service.rules.evaluator import Finding, RuleTrace, evaluate
+from cds_service.fhir.record import PatientRecord, settle
+from cds_service.rules.evaluator import Evaluation, Finding, RuleTrace, evaluate
 from cds_service.rules.loader import load_knowledge
 from cds_service.rules.model import Knowledge
 from cds_service.state import derive
+from cds_service.state.evidence import references
 from cds_service.state.model import PatientState
 
 
@@ -19,6 +20,7 @@ from cds_service.state.model import PatientState
 class Answer:
     cards: list[dict]
     state: PatientState
+    record: PatientRecord  # as read: resources that failed full validation are in `skipped`
     findings: tuple[Finding, ...] = ()
     trace: tuple[RuleTrace, ...] = ()
     # (rule id, rule version, card uuid) of each card returned, for the audit log.
@@ -49,8 +51,18 @@ class Engine:
         timeline_url: str | None = None,
     ) -> Answer:
         """`timeline_url`: where the SMART timeline app is served; patient-view cards link to it."""
-        state = derive(record, today, context)
-        evaluation = evaluate(self.knowledge, state, hook)
+
+        def state_and_evaluation(rec: PatientRecord) -> tuple[PatientState, Evaluation]:
+            state = derive(rec, today, context)
+            return state, evaluate(self.knowledge, state, hook)
+
+        # The resources the findings rest on are validated in full (fhir.resources) before any
+        # card is shown; one that fails is left out and the answer computed again without it.
+        record, (state, evaluation) = settle(
+            record,
+            state_and_evaluation,
+            lambda result: references(tuple(f.facts for f in result[1].findings)),
+        )
         patient_id = context.get("patientId") if isinstance(context.get("patientId"), str) else None
         rendered = cards.render(
             evaluation.findings,
@@ -67,6 +79,7 @@ class Engine:
         return Answer(
             cards=rendered,
             state=state,
+            record=record,
             findings=evaluation.findings,
             trace=evaluation.traces,
             card_rules=card_rules,

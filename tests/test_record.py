@@ -1,10 +1,18 @@
-"""Parsing the record: a malformed resource is skipped and reported; a duplicated value[x] is repaired and reported."""
+"""Reading the record: a malformed resource is skipped and reported; a duplicated value[x] is
+repaired and reported; what an answer rests on is validated in full before any card shows it."""
 
 from __future__ import annotations
 
+import copy
 import logging
+from pathlib import Path
 
+from cds_service.fhir.models import MedicationStatement
 from cds_service.fhir.record import parse_record
+from cds_service.testing import load_json, post_hook
+
+ROOT = Path(__file__).resolve().parent.parent
+RECHALLENGE = ROOT / "hooks" / "order-select-lapatinib-rechallenge.json"
 
 CONDITION = {
     "resourceType": "Condition",
@@ -20,6 +28,8 @@ HER2 = {
     "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]},
     "valueQuantity": {"value": 3},
 }
+# Valid in every element the derivation reads, invalid elsewhere (identifier must be a list).
+ODD = {**CONDITION, "id": "odd", "identifier": {"value": "not a list"}}
 
 
 def test_malformed_resource_is_skipped_and_the_rest_kept(caplog):
@@ -33,26 +43,79 @@ def test_malformed_resource_is_skipped_and_the_rest_kept(caplog):
         record = parse_record(
             [("conditions", CONDITION), ("conditions", broken), ("conditions", "not a resource")]
         )
-    assert [r.id for r in record.resources] == ["c1"]
+    assert [r["id"] for r in record.documents] == ["c1"]
     assert [(s.resource_id, s.reason) for s in record.skipped] == [
-        ("bad", "subject: json_invalid"),
+        ("bad", "subject: dict_type"),
         (None, "not a JSON object"),
     ]
     assert "Condition/bad from conditions skipped" in caplog.text
 
 
+def test_two_values_for_one_choice_element_are_not_read():
+    both = {**CONDITION, "id": "both", "onsetDateTime": "2024-01-01", "onsetString": "2023"}
+    record = parse_record([("conditions", both)])
+    assert record.documents == ()
+    assert [(s.resource_id, s.reason) for s in record.skipped] == [("both", "onset[x]: 2 values")]
+
+
 def test_observation_with_two_values_keeps_the_coded_one_and_says_so(caplog):
     with caplog.at_level(logging.WARNING):
         record = parse_record([("observations", HER2)])
-    [observation] = record.resources
-    assert observation.valueCodeableConcept.coding[0].code == "10828004"
-    assert observation.valueQuantity is None
+    [observation] = record.documents
+    assert observation["valueCodeableConcept"]["coding"][0]["code"] == "10828004"
+    assert "valueQuantity" not in observation
     assert record.repaired == (
         "Observation/her2 from observations repaired: kept valueCodeableConcept, dropped valueQuantity",
     )
     assert "repaired" in caplog.text
+    # The repaired resource is what full validation sees too.
+    assert record.confirm(["Observation/her2"]).models["Observation/her2"].valueQuantity is None
 
 
 def test_duplicates_by_type_and_id_are_read_once():
     record = parse_record([("a", CONDITION), ("b", CONDITION)])
-    assert len(record.resources) == 1
+    assert len(record.documents) == 1
+
+
+def test_confirm_validates_in_full_and_leaves_out_what_fails(caplog):
+    record = parse_record([("conditions", CONDITION), ("conditions", ODD)])
+    assert [r["id"] for r in record.documents] == ["c1", "odd"]  # the view reads it
+    with caplog.at_level(logging.WARNING):
+        confirmed = record.confirm(["Condition/c1", "Condition/odd"])
+    assert [r["id"] for r in confirmed.documents] == ["c1"]
+    assert [(s.resource_id, s.reason) for s in confirmed.skipped] == [
+        ("odd", "identifier: list_type")
+    ]
+    assert confirmed.models["Condition/c1"].code.text == "Breast cancer"
+    assert "Condition/odd from conditions skipped: identifier: list_type" in caplog.text
+    assert confirmed.confirm(["Condition/c1"]) is confirmed  # each resource validated once
+
+
+def _rules(result) -> list[str]:
+    return [card["source"]["topic"]["code"] for card in result.cards]
+
+
+def _lapatinib_statement(request: dict) -> dict:
+    entries = request["prefetch"]["medicationStatements"]["entry"]
+    return next(
+        e["resource"]
+        for e in entries
+        if "lapatinib" in str(e["resource"].get("medicationCodeableConcept", "")).lower()
+    )
+
+
+def test_no_card_rests_on_a_resource_that_fails_full_validation(client, caplog):
+    """The lapatinib history behind the critical rechallenge card is read through the view; if
+    the resource is invalid FHIR elsewhere, the card must not be shown on its strength."""
+    request = load_json(RECHALLENGE)
+    assert "LAPATINIB-RECHALLENGE" in _rules(post_hook(client, request))
+
+    broken = copy.deepcopy(request)
+    statement = _lapatinib_statement(broken)
+    statement["identifier"] = {"value": "not a list"}
+    MedicationStatement.model_validate(_lapatinib_statement(request))  # the original is valid
+    with caplog.at_level(logging.WARNING):
+        result = post_hook(client, broken)
+    assert result.status == 200
+    assert "LAPATINIB-RECHALLENGE" not in _rules(result)
+    assert f"MedicationStatement/{statement['id']} from medicationStatements skipped" in caplog.text

@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cds_service.fhir.record import PatientRecord, parse_record
+from cds_service.fhir.record import PatientRecord, parse_record, settle
 from cds_service.state import derive
+from cds_service.state.evidence import references
 from cds_service.state.model import UNKNOWN, Fact, FhirDate, PatientState, ProgressionEvent
 from cds_service.state.serialize import state_to_json
 from cds_service.timeline import brain_mris, render_html
@@ -152,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.path}: expected a JSON object", file=sys.stderr)
         return 2
     record, context = load(body)
-    state = derive(record, args.today or date.today(), context)
+    today = args.today or date.today()
+    # As the service does: what the state rests on is validated in full (fhir.resources).
+    record, state = settle(record, lambda r: derive(r, today, context), references)
     if args.json:
         print(json.dumps(state_to_json(state), indent=2))
     else:

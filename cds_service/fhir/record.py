@@ -1,14 +1,16 @@
-"""Parse FHIR JSON into R4B models; a malformed resource is skipped and reported, never fatal."""
+"""The patient's record from FHIR JSON: each resource checked; a malformed one is skipped and reported, never fatal."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+from cds_service.fhir.view import ChoiceError, view_of
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +31,81 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class PatientRecord:
-    """The patient's resources as R4B models, in the order received, duplicates removed."""
+    """The patient's resources, in the order received, duplicates removed.
 
-    resources: tuple[FHIRResourceModel, ...]
+    `documents` are the checked views (fhir/view): all the derivation reads. `confirm()`
+    validates the resources an answer rests on in full with fhir.resources."""
+
+    documents: tuple[dict, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     # Resource types we could not obtain at all (prefetch key absent and no fetch possible).
     # Facts drawn from them are UNKNOWN, never "none recorded".
     unavailable: frozenset[str] = frozenset()
     # Resources read after a narrow, logged repair (see _single_value).
     repaired: tuple[str, ...] = ()
-    # The JSON each resource was validated from, in the same order as `resources`. The
-    # derivation reads these: dumping the models back to JSON would cost more than validating.
-    documents: tuple[dict, ...] = ()
+    # The JSON each view was taken from and where it came from, in the order of `documents`.
+    originals: tuple[dict, ...] = ()
+    sources: tuple[str, ...] = ()
+    # The fhir.resources R4B model of each resource confirmed so far, by reference.
+    models: Mapping[str, FHIRResourceModel] = field(default_factory=dict, compare=False)
 
-    def json_pairs(self) -> Iterator[tuple[FHIRResourceModel, dict]]:
-        """Each model with its JSON (dumped from the model where the JSON was not kept)."""
-        if len(self.documents) == len(self.resources):
-            yield from zip(self.resources, self.documents, strict=True)
-        else:
-            for model in self.resources:
-                yield model, model.model_dump(mode="json", exclude_none=True)
+    def of_type(self, resource_type: str) -> tuple[dict, ...]:
+        return tuple(d for d in self.documents if d["resourceType"] == resource_type)
 
-    def of_type(self, resource_type: str) -> tuple[FHIRResourceModel, ...]:
-        return tuple(r for r in self.resources if r.get_resource_type() == resource_type)
+    def confirm(self, references: Iterable[str]) -> PatientRecord:
+        """Validate in full, with fhir.resources, the resources named; those that fail are
+        skipped and reported like any malformed resource. Returns self when none fails."""
+        wanted = set(references) - set(self.models)
+        if not wanted:
+            return self
+        models = dict(self.models)
+        failed: list[Skipped] = []
+        for index, document in enumerate(self.documents):
+            ref = _reference(document)
+            if ref not in wanted:
+                continue
+            parsed = parse_resource(self.sources[index], self.originals[index])
+            if isinstance(parsed, Skipped):
+                log.warning("%s", parsed.describe())
+                failed.append(parsed)
+            elif parsed is not None:
+                models[ref] = parsed
+        if not failed:
+            return replace(self, models=models)
+        bad = {f"{f.resource_type}/{f.resource_id}" for f in failed}
+        keep = [i for i, d in enumerate(self.documents) if _reference(d) not in bad]
+        return replace(
+            self,
+            documents=tuple(self.documents[i] for i in keep),
+            originals=tuple(self.originals[i] for i in keep),
+            sources=tuple(self.sources[i] for i in keep),
+            skipped=self.skipped + tuple(failed),
+            models=models,
+        )
+
+
+def _reference(document: dict) -> str:
+    return f"{document['resourceType']}/{document.get('id', '?')}"
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def settle(
+    record: PatientRecord,
+    compute: Callable[[PatientRecord], T],
+    evidence: Callable[[T], Iterable[str]],
+) -> tuple[PatientRecord, T]:
+    """`compute(record)`, then confirm the resources its result rests on; while any of them
+    fails full validation, leave it out and compute again. Each round drops at least one
+    resource, so this ends."""
+    while True:
+        result = compute(record)
+        confirmed = record.confirm(evidence(result))
+        if len(confirmed.documents) == len(record.documents):
+            return confirmed, result
+        record = confirmed
 
 
 def _reason(error: ValidationError) -> str:
@@ -63,21 +117,33 @@ def _reason(error: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
+def check_resource(source: str, raw: object) -> dict | Skipped | None:
+    """One JSON resource -> its checked view (fhir/view); Skipped when malformed; None for types
+    we do not read."""
+    return _read(source, raw, view_of)
+
+
 def parse_resource(source: str, raw: object) -> FHIRResourceModel | Skipped | None:
-    """One JSON resource -> model; Skipped when malformed; None for types we do not read."""
+    """One JSON resource -> fhir.resources model; Skipped when malformed; None for types we do
+    not read."""
+    return _read(source, raw, lambda r: MODEL_CLASSES[r["resourceType"]].model_validate(r))
+
+
+def _read(source: str, raw: object, read: Callable[[dict], R]) -> R | Skipped | None:
     if not isinstance(raw, dict):
         return Skipped(source, None, None, "not a JSON object")
     resource_type = raw.get("resourceType")
     resource_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     if not isinstance(resource_type, str):
         return Skipped(source, None, resource_id, "no resourceType")
-    model = MODEL_CLASSES.get(resource_type)
-    if model is None:
+    if resource_type not in MODEL_CLASSES:
         return None
     try:
-        return model.model_validate(raw)
+        return read(raw)
     except ValidationError as exc:
         return Skipped(source, resource_type, resource_id, _reason(exc))
+    except ChoiceError as exc:
+        return Skipped(source, resource_type, resource_id, str(exc))
     except RecursionError:  # only a resource nested far deeper than any real one
         return Skipped(source, resource_type, resource_id, "nested too deeply")
     except (TypeError, ValueError) as exc:  # fhir_core raises these for some malformed input
@@ -107,59 +173,54 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
     return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
 
 
-def _repair(
-    source: str, raw: object, skipped: Skipped
-) -> tuple[FHIRResourceModel, dict, str] | None:
-    """The resource read after dropping all but one value[x], its JSON and the note; else None."""
-    fix = _single_value(raw)
-    if fix is None:
-        return None
-    retried = parse_resource(source, fix[0])
-    if retried is None or isinstance(retried, Skipped):
-        return None
-    what = f"{skipped.resource_type}/{skipped.resource_id or '?'}"
-    return retried, fix[0], f"{what} from {source} repaired: {fix[1]}"
-
-
 def parse_record(
     items: Iterable[tuple[str, object]],
     unavailable: Iterable[str] = (),
     *,
     relevant_only: bool = True,
 ) -> PatientRecord:
-    """Parse (source, resource JSON) pairs; report what was skipped in the log and the record.
+    """Check (source, resource JSON) pairs through their views; report what was skipped in the
+    log and the record.
 
     With `relevant_only`, resources that certainly mean nothing to the derivation (fhir/relevance)
-    are left out before any model is built: they are neither parsed nor reported."""
+    are left out before anything is checked: they are neither read nor reported."""
     if relevant_only:
         # Imported here: relevance reads the value sets in cds_service.state, which imports us.
         from cds_service.fhir.relevance import relevant_items
 
         items = relevant_items(items)
-    resources: list[FHIRResourceModel] = []
     documents: list[dict] = []
+    originals: list[dict] = []
+    sources: list[str] = []
     skipped: list[Skipped] = []
     repaired: list[str] = []
     seen: set[tuple[str, str]] = set()
     for source, raw in items:
-        parsed = parse_resource(source, raw)
-        if parsed is None:
-            continue
-        repair = _repair(source, raw, parsed) if isinstance(parsed, Skipped) else None
-        if repair is not None:
-            parsed, raw, note = repair
+        fix = _single_value(raw)
+        if fix is not None:
+            raw, what = fix
+            note = f"{raw['resourceType']}/{raw.get('id') or '?'} from {source} repaired: {what}"
             log.warning("%s", note)
             repaired.append(note)
-        if isinstance(parsed, Skipped):
-            log.warning("%s", parsed.describe())
-            skipped.append(parsed)
+        checked = check_resource(source, raw)
+        if checked is None:
             continue
-        key = (parsed.get_resource_type(), parsed.id or f"#{len(resources)}")
+        if isinstance(checked, Skipped):
+            log.warning("%s", checked.describe())
+            skipped.append(checked)
+            continue
+        key = (checked["resourceType"], checked.get("id") or f"#{len(documents)}")
         if key in seen:
             continue
         seen.add(key)
-        resources.append(parsed)
-        documents.append(raw)  # type: ignore[arg-type]  # validated above: a JSON object
+        documents.append(checked)
+        originals.append(raw)  # type: ignore[arg-type]  # checked above: a JSON object
+        sources.append(source)
     return PatientRecord(
-        tuple(resources), tuple(skipped), frozenset(unavailable), tuple(repaired), tuple(documents)
+        tuple(documents),
+        tuple(skipped),
+        frozenset(unavailable),
+        tuple(repaired),
+        tuple(originals),
+        tuple(sources),
     )

@@ -62,7 +62,7 @@ def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
     drafts = set(draft_refs)
     by_type: dict[str, list[dict]] = {}
     set_aside: list[str] = []
-    for _model, resource in record.json_pairs():
+    for resource in record.documents:
         ref = reference(resource)
         if ref in drafts:
             set_aside.append(f"{ref}: a draft order in this request, not history")

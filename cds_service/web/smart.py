@@ -18,9 +18,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_service.config import Settings
 from cds_service.errors import FhirServerNotAllowed
 from cds_service.fhir.allowlist import Base, check_fhir_server, within
-from cds_service.fhir.record import parse_record
+from cds_service.fhir.record import parse_record, settle
 from cds_service.services import SERVICES
 from cds_service.state import derive
+from cds_service.state.evidence import references
 from cds_service.timeline import brain_mris, render_html
 from cds_service.web.runtime import runtime
 
@@ -136,9 +137,9 @@ def timeline() -> Response:
     if not isinstance(client.patient_id, str) or not FHIR_ID.fullmatch(client.patient_id):
         raise LaunchError("the EHR gave no usable patient id in the launch context")
     items, unavailable = _read_record(client, base, client.patient_id, rt.settings.fhir_page_cap)
-    record = parse_record(items, unavailable)
-    state = derive(record, rt.clock())
-    log.info("SMART timeline rendered (%d resources)", len(record.resources))
+    today = rt.clock()
+    record, state = settle(parse_record(items, unavailable), lambda r: derive(r, today), references)
+    log.info("SMART timeline rendered (%d resources)", len(record.documents))
     response = _html(render_html(state, title="CNS history", mris=brain_mris(record)))
     response.delete_cookie(_COOKIE, path=smart_bp.url_prefix)
     return response

@@ -50,7 +50,7 @@ def test_a_full_prefetch_is_read_without_contacting_the_server(fetches):
 
     record = resolve(PATIENT_VIEW, request, SETTINGS, CALLER)
 
-    assert [r.get_resource_type() for r in record.resources] == ["Condition"]
+    assert [r["resourceType"] for r in record.documents] == ["Condition"]
     assert record.unavailable == frozenset()
     assert asked == {}
 
@@ -73,7 +73,7 @@ def test_missing_keys_are_fetched_with_the_patient_filled_in(fetches):
     assert asked["queries"]["conditions"] == f"Condition?patient={PATIENT_ID}"
     assert asked["queries"]["patient"] == f"Patient/{PATIENT_ID}"
     assert set(asked["queries"]) == set(PATIENT_VIEW.prefetch)
-    assert [r.id for r in record.resources] == [CONDITION["id"]]
+    assert [r["id"] for r in record.documents] == [CONDITION["id"]]
     # What the server could not give (HTTP 500 here) is unknown, not "none recorded".
     assert "Procedure" in record.unavailable and "Condition" not in record.unavailable
 
@@ -132,7 +132,7 @@ def test_this_sessions_draft_orders_are_not_read_as_history():
 
     record = resolve(ORDER_SELECT, request, SETTINGS, CALLER)
 
-    assert [r.id for r in record.of_type("MedicationRequest")] == ["earlier-1"]
+    assert [r["id"] for r in record.of_type("MedicationRequest")] == ["earlier-1"]
 
 
 def test_the_clock_override_sets_today_from_the_request(make_app, monkeypatch):
@@ -213,7 +213,7 @@ def test_paginated_prefetch_is_fetched_whole_from_the_fhir_server(fetches):
     )
 
     assert list(asked["queries"]) == ["conditions"]
-    assert sorted(r.id for r in record.of_type("Condition")) == sorted(
+    assert sorted(r["id"] for r in record.of_type("Condition")) == sorted(
         [CONDITION["id"], "on-page-2"]
     )
     assert record.unavailable == frozenset()
@@ -244,7 +244,7 @@ def test_paginated_optional_prefetch_keeps_the_page_but_absence_is_unknown():
 
     record = resolve(PATIENT_VIEW, request, SETTINGS, CALLER)
 
-    assert [r.id for r in record.of_type("Observation")] == ["ecog"]
+    assert [r["id"] for r in record.of_type("Observation")] == ["ecog"]
     assert record.unavailable == frozenset({"Observation"})
 
 

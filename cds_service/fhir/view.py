@@ -1,0 +1,290 @@
+"""The elements of a resource that the derivation reads, type-checked at pydantic-core speed.
+
+fhir.resources validates every element of a resource through Python validators (about 0.25 ms a
+resource); the derivation reads a few elements of each. Every resource the derivation sees goes
+through this view first: the elements it reads (READ_ELEMENTS), each typed as FHIR R4 defines it
+(names, cardinality and required-ness are taken from the fhir.resources R4B models; element
+structure from the lean types below; primitives from the FHIR regular expressions), checked in
+Rust. A resource whose read elements are malformed is skipped and reported, as before. The
+resources an answer rests on are then validated in full by fhir.resources (fhir/record.confirm),
+so every card's evidence is a valid R4 resource.
+"""
+
+from __future__ import annotations
+
+import typing
+from functools import cache
+from typing import Annotated, Any, NotRequired, Required
+
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from cds_service.fhir.models import MODEL_CLASSES
+
+# Every top-level element any derivation step reads (state/*). A resource type that has no such
+# element simply has none in its view; the test beside this module proves the derivation reads
+# nothing else (same state from views as from whole resources, on every fixture and example).
+READ_ELEMENTS = frozenset(
+    {
+        "id",
+        "status",
+        "intent",
+        "clinicalStatus",
+        "verificationStatus",
+        "statusReason",
+        "code",
+        "procedureCode",
+        "bodySite",
+        "modality",
+        "series",
+        "medicationCodeableConcept",
+        "medicationReference",
+        "contained",
+        "reasonCode",
+        "reasonReference",
+        "focus",
+        "interpretation",
+        "valueCodeableConcept",
+        "valueQuantity",
+        "valueString",
+        "valueInteger",
+        "conclusion",
+        "description",
+        "note",
+        "extension",
+        "dosageInstruction",
+        "onsetDateTime",
+        "onsetPeriod",
+        "abatementDateTime",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "effectiveInstant",
+        "performedDateTime",
+        "performedPeriod",
+        "started",
+        "occurrenceDateTime",
+        "occurrencePeriod",
+        "recordedDate",
+        "issued",
+        "authoredOn",
+    }
+)
+
+# FHIR R4 primitive types (http://hl7.org/fhir/R4/datatypes.html), anchored.
+_YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+_MONTH = r"-(0[1-9]|1[0-2])"
+_DAY = r"-(0[1-9]|[1-2][0-9]|3[0-1])"
+_TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+FhirDate = Annotated[str, Field(strict=True, pattern=rf"^{_YEAR}({_MONTH}({_DAY})?)?$")]
+FhirDateTime = Annotated[
+    str, Field(strict=True, pattern=rf"^{_YEAR}({_MONTH}({_DAY}({_TIME})?)?)?$")
+]
+FhirInstant = Annotated[str, Field(strict=True, pattern=rf"^{_YEAR}{_MONTH}{_DAY}{_TIME}$")]
+FhirCode = Annotated[str, Field(strict=True, pattern=r"^[^\s]+(\s[^\s]+)*$")]
+FhirId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
+FhirUri = Annotated[str, Field(strict=True, pattern=r"^\S*$")]
+FhirUnsignedInt = Annotated[int, Field(strict=True, ge=0)]
+FhirDecimal = StrictInt | StrictFloat
+
+_STRICT = ConfigDict(strict=True)
+
+
+# Lean element types: the parts of each element the derivation reads. Their names, cardinality
+# and types are checked against the fhir.resources models by tests/test_view.py.
+class Coding(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    system: FhirUri
+    version: StrictStr
+    code: FhirCode
+    display: StrictStr
+
+
+class CodeableConcept(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    coding: list[Coding]
+    text: StrictStr
+
+
+class Reference(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    reference: StrictStr
+    type: FhirUri
+    display: StrictStr
+
+
+class Period(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    start: FhirDateTime
+    end: FhirDateTime
+
+
+class Quantity(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    value: FhirDecimal
+    comparator: FhirCode
+    unit: StrictStr
+    system: FhirUri
+    code: FhirCode
+
+
+class Annotation(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    text: Required[StrictStr]
+
+
+class Extension(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    url: Required[FhirUri]
+    extension: list[Extension]
+    valueReference: Reference
+    valueUnsignedInt: FhirUnsignedInt
+
+
+class TimingRepeat(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    boundsPeriod: Period
+
+
+class Timing(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    repeat: TimingRepeat
+
+
+class Dosage(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    timing: Timing
+
+
+class ImagingStudySeries(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    modality: Required[Coding]
+    bodySite: Coding
+
+
+class ContainedResource(TypedDict, total=False):
+    """A contained resource (a Medication, for medicationReference "#id"): what is read of it."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    resourceType: Required[StrictStr]
+    id: FhirId
+    code: CodeableConcept
+
+
+# fhir.resources element type name -> lean type.
+LEAN_TYPES: dict[str, Any] = {
+    "Coding": Coding,
+    "CodeableConcept": CodeableConcept,
+    "Reference": Reference,
+    "Period": Period,
+    "Quantity": Quantity,
+    "Annotation": Annotation,
+    "Extension": Extension,
+    "Dosage": Dosage,
+    "Timing": Timing,
+    "TimingRepeat": TimingRepeat,
+    "ImagingStudySeries": ImagingStudySeries,
+    "Resource": ContainedResource,
+    # primitives (the fhir_core annotation's marker class)
+    "Code": FhirCode,
+    "Id": FhirId,
+    "String": StrictStr,
+    "Markdown": StrictStr,
+    "Uri": FhirUri,
+    "Date": FhirDate,
+    "DateTime": FhirDateTime,
+    "Instant": FhirInstant,
+    "Integer": StrictInt,
+    "UnsignedInt": FhirUnsignedInt,
+    "Decimal": FhirDecimal,
+    "Boolean": StrictBool,
+}
+
+
+def fhir_type_name(annotation: Any) -> tuple[str, bool]:
+    """(FHIR type name, is a list) of a fhir.resources field annotation."""
+    is_list = False
+    pending = [annotation]
+    while pending:
+        current = pending.pop()
+        if hasattr(current, "get_model_klass"):
+            return current.get_model_klass().__name__, is_list
+        if typing.get_origin(current) is list:
+            is_list = True
+        if typing.get_origin(current) is Annotated:
+            marker = typing.get_args(current)[1]
+            return type(marker).__name__, is_list
+        pending.extend(typing.get_args(current))
+    raise TypeError(f"no FHIR type in {annotation!r}")
+
+
+def _field_type(resource_type: str, name: str, info: Any) -> Any:
+    type_name, is_list = fhir_type_name(info.annotation)
+    if type_name not in LEAN_TYPES:
+        raise TypeError(f"{resource_type}.{name} is a {type_name}: add a lean type for it")
+    lean: Any = LEAN_TYPES[type_name]
+    if is_list:
+        lean = list[lean]  # type: ignore[valid-type]  # built at run time from the FHIR model
+    return Required[lean] if _required(info) else NotRequired[lean]
+
+
+def _required(info: Any) -> bool:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return bool(info.is_required() or extra.get("element_required"))
+
+
+@cache
+def _choice_groups(resource_type: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+    """(group, required, element names) of each choice type [x] holding an element we read.
+
+    Checked on the whole resource: "onsetDateTime" beside "onsetAge" is as invalid as two read
+    elements, and the view must not pick one of two contradicting values."""
+    model = MODEL_CLASSES[resource_type]
+    groups: dict[str, tuple[bool, list[str]]] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        group = extra.get("one_of_many")
+        if isinstance(group, str):
+            required, names = groups.setdefault(
+                group, (bool(extra.get("one_of_many_required")), [])
+            )
+            names.append(info.alias or name)
+    return tuple(
+        (group, required, tuple(names))
+        for group, (required, names) in groups.items()
+        if READ_ELEMENTS.intersection(names)
+    )
+
+
+# A TypedDict whose fields are known only at run time (type checkers want literal fields).
+_make_typed_dict: Any = TypedDict
+
+
+@cache
+def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
+    """The compiled validator of a resource type's view (built once per type)."""
+    model = MODEL_CLASSES[resource_type]
+    fields: dict[str, Any] = {"resourceType": Required[StrictStr]}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        # Required elements too: a resource without them is invalid, whatever we read of it.
+        if alias in READ_ELEMENTS or _required(info):
+            fields[alias] = _field_type(resource_type, alias, info)
+    view = _make_typed_dict(f"{resource_type}View", fields, total=False)
+    view.__pydantic_config__ = _STRICT
+    return TypeAdapter(view)
+
+
+class ChoiceError(ValueError):
+    """Two values for one choice element, or none for a required one."""
+
+
+def view_of(resource: dict[str, Any]) -> dict[str, Any]:
+    """The read elements of `resource`, checked; raises pydantic's ValidationError or ChoiceError."""
+    resource_type = resource["resourceType"]
+    for group, required, names in _choice_groups(resource_type):
+        present = [n for n in names if n in resource]
+        if len(present) > 1:
+            raise ChoiceError(f"{group}[x]: {len(present)} values")
+        if required and not present:
+            raise ChoiceError(f"{group}[x]: missing")
+    return view_adapter(resource_type).validate_python(resource)
