@@ -124,32 +124,14 @@ def serve_child(args: argparse.Namespace) -> int:
     original_load = serve._Gunicorn.load
     original_config = serve._Gunicorn.load_config
 
-    loaded: list[Any] = []
-
-    # Once serve.py warms the app itself, --warm-up adds nothing.
-    emulate_warm_up = args.warm_up and "warm_up" not in Path(serve.__file__).read_text()
-
     def load(self: Any) -> Any:
-        app = original_load(self)
-        loaded.append(app)
-        if emulate_warm_up:
-            from cds_service.warmup import warm_up
-
-            warm_up(app, before_fork=True)
-        return DispatcherMiddleware(app, {BASELINE_PATH: baseline_app})
-
-    def post_worker_init(worker: Any) -> None:
-        from cds_service.warmup import warm_worker
-
-        warm_worker(loaded[0])
+        return DispatcherMiddleware(original_load(self), {BASELINE_PATH: baseline_app})
 
     def load_config(self: Any) -> None:
         original_config(self)
         for name in ("worker_class", "threads", "workers"):  # comparing server set-ups
             if getattr(args, name):
                 self.cfg.set(name, getattr(args, name))
-        if emulate_warm_up:
-            self.cfg.set("post_worker_init", post_worker_init)
 
     serve._Gunicorn.load = load  # type: ignore[method-assign]
     serve._Gunicorn.load_config = load_config  # type: ignore[method-assign]
@@ -166,8 +148,9 @@ class Server:
     port: int
     log_path: Path
 
-    def booted_workers(self) -> int:
-        return self.log_path.read_text(errors="replace").count("Booting worker with pid")
+    def ready_workers(self) -> int:
+        """Workers that have finished their warm-up (cds_service.warmup logs one line each)."""
+        return self.log_path.read_text(errors="replace").count(" ready (warm-up ")
 
 
 def _free_port() -> int:
@@ -185,8 +168,6 @@ def running_server(workdir: Path, args: argparse.Namespace, tag: str) -> Iterato
     for name in ("worker_class", "threads", "workers", "child_setup"):
         if getattr(args, name):
             command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    if args.warm_up:
-        command.append("--warm-up")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
@@ -206,15 +187,15 @@ def running_server(workdir: Path, args: argparse.Namespace, tag: str) -> Iterato
 
 
 def _wait_for_workers(server: Server, workers: int, timeout: float = 60.0) -> None:
-    """Until every worker has booted (no request sent: the first hook must find them cold)."""
+    """Until every worker says it is ready (no request sent: the first hook is each restart's
+    first). A worker is ready once its warm-up is done; a request sent earlier would wait for it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise SystemExit(
                 f"server exited: see {server.log_path}\n{server.log_path.read_text()[-3000:]}"
             )
-        if server.booted_workers() >= workers:
-            time.sleep(0.5)  # let the last worker finish its start-up
+        if server.ready_workers() >= workers:
             return
         time.sleep(0.05)
     raise SystemExit(f"server did not start in {timeout:.0f} s: see {server.log_path}")
@@ -454,9 +435,7 @@ def _server_setup(args: argparse.Namespace) -> str:
         f"{args.worker_class or _configured_worker_class(serve_source)} workers",
         f"{args.workers or 'one per core'}",
         f"{args.threads} threads" if args.threads else "",
-        "warm-up by serve.py"
-        if "warm_up" in serve_source
-        else ("warm-up emulated (--warm-up)" if args.warm_up else "no warm-up"),
+        "preloaded and warmed up as serve.py does",
         f"child setup {args.child_setup}" if args.child_setup else "",
     ]
     return ", ".join(p for p in parts if p)
@@ -521,11 +500,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="gunicorn threads (gthread)")
     parser.add_argument(
         "--workers", type=int, help="gunicorn workers (default: serve's, one per core)"
-    )
-    parser.add_argument(
-        "--warm-up",
-        action="store_true",
-        help="call cds_service.warmup.warm_up in the preloaded app (until serve does)",
     )
     parser.add_argument(
         "--child-setup", help="python file run in the server process first (experiments)"

@@ -2,38 +2,41 @@
 
 fhir.resources imports the class of each element type (CodeableConcept, Period, Dosage, ...) the
 first time a resource holding one is validated, and many caches (value sets, compiled schemas,
-regular expressions, Flask's URL map) fill on first use: the first hook after a worker started
-was 12-14 times slower than the next (bench/run.py). `warm_up(app)` does it all up front, once,
-in the process that builds the app: with gunicorn's --preload that is the master, so every
-forked worker starts warm; `warm_worker(app)` repeats the synthetic hooks in each worker. Neither
-writes anything (no audit row) nor reads the clock.
-"""
+regular expressions, Flask's URL map, SQLAlchemy's type adaptations) fill on first use: the first
+hook after a worker started was 12-14 times slower than the next (bench/run.py). `warm_up(app)`
+does it all up front, once, in the process that builds the app: with gunicorn's --preload that
+is the master, so every forked worker starts warm; `warm_worker(app)` repeats the synthetic hooks
+through the routes in each worker before it accepts, then logs "worker <pid> ready". Neither
+writes anything (no audit row) nor reads the clock."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import logging
+import os
 import time
 import typing
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from flask import Flask
 
+from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
-from cds_service.fhir.record import parse_record
-from cds_service.services import SERVICES
+from cds_service.services import SERVICES, ServiceDefinition
 from cds_service.state.brain import MASS_EFFECT_TERMS
-from cds_service.state.terminology import mentions, valuesets
-from cds_service.web.http import json_response
+from cds_service.state.terminology import mentions_any, valuesets
+from cds_service.web.auth import Authenticator
 from cds_service.web.runtime import Runtime
-from cds_service.web.validation import validate_hook_request
 
 log = logging.getLogger(__name__)
 
 _DAY = date(2026, 1, 1)  # any fixed day: the synthetic hook's answer is thrown away
 _PATIENT = "warm-up"
+_GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections in the workers (see warm_up)
 _LOINC = "http://loinc.org"
 _SNOMED = "http://snomed.info/sct"
 _RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -256,7 +259,8 @@ def _record_json() -> list[dict[str, Any]]:
     ]
 
 
-def _hook_request(hook: str) -> dict[str, Any]:
+def _hook_request(service: ServiceDefinition, record: list[dict[str, Any]]) -> dict[str, Any]:
+    """The service's hook on the synthetic record, everything sent as prefetch (nothing fetched)."""
     draft = {
         "resourceType": "MedicationRequest",
         "id": "w-draft",
@@ -266,33 +270,68 @@ def _hook_request(hook: str) -> dict[str, Any]:
         "medicationCodeableConcept": _concept(_RXNORM, "480167", "lapatinib"),
     }
     context: dict[str, Any] = {"userId": "Practitioner/w", "patientId": _PATIENT}
-    if hook != "patient-view":
+    if service.hook != "patient-view":
         context["draftOrders"] = {
             "resourceType": "Bundle",
             "type": "collection",
             "entry": [{"resource": draft}],
         }
-    if hook == "order-select":
+    if service.hook == "order-select":
         context["selections"] = ["MedicationRequest/w-draft"]
-    return {"hook": hook, "hookInstance": f"warm-up-{hook}", "context": context, "prefetch": {}}
+    return {
+        "hook": service.hook,
+        "hookInstance": f"warm-up-{service.hook}",
+        "context": context,
+        "prefetch": {key: _prefetched(service, key, record) for key in service.prefetch},
+    }
 
 
-def run_synthetic_hooks(runtime: Runtime) -> int:
-    """Each service once through validation, parsing, derivation, rules, rendering; cards made."""
-    record = parse_record(("warm-up", r) for r in _record_json())
+def _prefetched(service: ServiceDefinition, key: str, record: list[dict[str, Any]]) -> Any:
+    kind = service.resource_type(key)
+    found = [r for r in record if r["resourceType"] == kind]
+    if service.prefetch[key].startswith(f"{kind}/"):  # a read: the resource itself
+        return found[0] if found else None
+    entries = [{"fullUrl": f"{kind}/{r['id']}", "resource": r} for r in found]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": entries}
+
+
+class _NoAudit:
+    """The feedback store as the routes see it during warm-up: synthetic answers store nothing."""
+
+    def record_audit(self, record: AuditRecord) -> None:
+        """Nothing: a warm-up hook is not a call to audit."""
+
+
+def post_synthetic_hooks(app: Flask) -> int:
+    """Each service's hook POSTed through the app's own route (Flask, request reading, envelope
+    validation, prefetch, relevance, models, derivation, rules, cards, response); cards made.
+
+    The route runs on a copy of the runtime that cannot write (no audit row), does not
+    authenticate (the caller is the warm-up itself) and has a fixed clock: swapped in only here, where no real
+    request can arrive (before the fork, or before the worker accepts), and always restored."""
+    runtime: Runtime = app.extensions["cds"]
+    app.extensions["cds"] = replace(
+        runtime,
+        feedback=cast(FeedbackStore, _NoAudit()),
+        authenticator=Authenticator(replace(runtime.settings, auth_enabled=False)),
+        clock=lambda: _DAY,
+    )
+    record = _record_json()
     made = 0
-    for service in SERVICES:
-        request = validate_hook_request(service, _hook_request(service.hook))
-        answer = runtime.engine.answer(
-            service_id=service.id,
-            hook=service.hook,
-            hook_instance=request["hookInstance"],
-            context=request["context"],
-            record=record,
-            today=_DAY,
-        )
-        json_response({"cards": answer.cards})
-        made += len(answer.cards)
+    try:
+        with app.test_client() as client:
+            for service in SERVICES:
+                response = client.post(
+                    f"/cds-services/{service.id}",
+                    data=orjson.dumps(_hook_request(service, record)),
+                    content_type="application/json",
+                )
+                if response.status_code != 200:
+                    raise RuntimeError(f"warm-up hook {service.id}: HTTP {response.status_code}")
+                made += len(orjson.loads(response.data)["cards"])
+            client.get("/health")
+    finally:
+        app.extensions["cds"] = runtime
     return made
 
 
@@ -301,23 +340,28 @@ def warm_up(app: Flask, *, before_fork: bool = False) -> float:
     warm-up only costs the first hook its speed, so it is logged and start-up goes on.
 
     `before_fork` (gunicorn --preload: the master, just before it forks workers) also freezes
-    the heap: the collector then never walks, nor copies into each worker, the start-up objects."""
+    the heap: the collector then never walks, nor copies into each worker, the start-up objects;
+    and it collects young objects less often (the workers inherit both)."""
     started = time.perf_counter()
     try:
         models = import_models()
         # Every resource class validated once: per-class caches fill here, not on a hook.
         for cls in MODEL_CLASSES.values():
             _try_validate(cls)
-        cards = run_synthetic_hooks(app.extensions["cds"])
         _compile_text_matchers()
-        with app.test_client() as client:  # Flask's URL map and request machinery; no side effects
-            client.get("/health")
+        cards = post_synthetic_hooks(app)
+        app.extensions["cds"].feedback.warm()
     except Exception:
         log.exception("warm-up failed; the first hook will be slower")
         return time.perf_counter() - started
     if before_fork:
         gc.collect()
         gc.freeze()
+        # A hook allocates (and frees) tens of thousands of containers: at the default 700 the
+        # young collection ran 1-6 times per hook (0.1-0.5 ms on average, up to 5 ms with an
+        # older generation); at 10,000 it almost never does, and reference counting frees
+        # nearly all of it anyway. Cycles wait a little longer, bounded by the same count.
+        gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     seconds = time.perf_counter() - started
     log.info(
         "warm-up: %d FHIR models imported, synthetic hooks made %d card(s), %.0f ms",
@@ -330,22 +374,28 @@ def warm_up(app: Flask, *, before_fork: bool = False) -> float:
 
 def warm_worker(app: Flask) -> float:
     """In each worker just after the fork (gunicorn post_worker_init): the synthetic hooks once
-    more, so the memory a hook touches is the worker's own before the first real hook; seconds."""
+    more, so the memory a hook touches is the worker's own before the first real hook (after a
+    fork each first write to a shared page copies it: ~1000 page faults, 8-10 ms, on the first
+    hook before this went through the routes); and the worker's own database connection."""
     started = time.perf_counter()
     try:
-        runtime = app.extensions["cds"]
-        run_synthetic_hooks(runtime)
-        runtime.feedback.warm()
+        post_synthetic_hooks(app)
+        app.extensions["cds"].feedback.warm()
     except Exception:
         log.exception("worker warm-up failed; its first hook will be slower")
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    # A request that arrives before this line waits for the warm-up: readiness is this line,
+    # not the server's "Booting worker" (e.g. bench/run.py waits for one per worker).
+    log.info("worker %d ready (warm-up %.0f ms)", os.getpid(), seconds * 1000)
+    return seconds
 
 
 def _compile_text_matchers() -> None:
-    """The matcher compiles one expression per term on first use: every term once, here."""
-    terms = [t for vs in valuesets().values() for t in vs.texts] + list(MASS_EFFECT_TERMS)
-    for term in terms:
-        mentions("warm-up", term)
+    """The matcher compiles one expression per set of terms on first use (about 1 ms each, 15 ms
+    on a first real hook): every value set's and every term list's, here."""
+    for vs in valuesets().values():
+        vs.has_text("warm-up")
+    mentions_any("warm-up", MASS_EFFECT_TERMS)
 
 
 def _try_validate(cls: type[FHIRResourceModel]) -> None:

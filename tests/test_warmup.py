@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import logging
+import os
 from pathlib import Path
 
+from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from cds_service.commands import serve
 from cds_service.testing import hook_request, load_json
-from cds_service.warmup import run_synthetic_hooks, warm_up, warm_worker
+from cds_service.warmup import post_synthetic_hooks, warm_up, warm_worker
+from cds_service.web.auth import Authenticator
 
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures/scenarios/01-rechallenge-after-srs.json"
 
@@ -25,11 +33,65 @@ def test_warm_up_writes_no_audit_row_and_answers_stay_the_same(app, client):
     assert after == before
 
 
-def test_synthetic_hooks_reach_card_rendering(app):
-    assert run_synthetic_hooks(app.extensions["cds"]) >= 1
+def test_synthetic_hooks_reach_card_rendering_through_the_routes(app):
+    assert post_synthetic_hooks(app) >= 1
+    assert app.extensions["cds"].feedback.audit_entries() == []
+
+
+def test_warm_up_leaves_authentication_on_and_the_store_auditing(app, client):
+    """The warm-up's unauthenticated, unaudited runtime never outlives the warm-up."""
+    runtime = app.extensions["cds"]
+    secured = dataclasses.replace(
+        runtime,
+        authenticator=Authenticator(dataclasses.replace(runtime.settings, auth_enabled=True)),
+    )
+    app.extensions["cds"] = secured
+    request = hook_request(load_json(SCENARIO), "patient-view", as_of="2026-11-23")
+
+    assert post_synthetic_hooks(app) >= 1  # the warm-up itself is not turned away
+
+    assert app.extensions["cds"] is secured
+    assert client.post("/cds-services/her2-cns-patient-view", json=request).status_code == 401
+    app.extensions["cds"] = runtime
+    assert client.post("/cds-services/her2-cns-patient-view", json=request).status_code == 200
+    assert len(runtime.feedback.audit_entries()) == 1
+
+
+def test_a_worker_says_when_it_is_ready(app, caplog):
+    with caplog.at_level(logging.INFO, logger="cds_service.warmup"):
+        warm_worker(app)
+    assert f"worker {os.getpid()} ready" in caplog.text
+
+
+def test_gunicorn_workers_warm_the_flask_app_even_behind_middleware(app, caplog):
+    """post_worker_init gets the app gunicorn loaded, which may wrap the Flask app."""
+
+    class Loaded:
+        flask_app: Flask = app
+        wsgi = DispatcherMiddleware(app, {})
+
+    class Worker:
+        app = Loaded()
+
+    with caplog.at_level(logging.INFO, logger="cds_service.warmup"):
+        serve._post_worker_init(Worker())
+    assert "worker warm-up failed" not in caplog.text
+    assert f"worker {os.getpid()} ready" in caplog.text
 
 
 def test_heap_is_frozen_only_before_a_fork(app):
-    frozen = gc.get_freeze_count()
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
     warm_up(app)
-    assert gc.get_freeze_count() == frozen
+    assert (gc.get_freeze_count(), gc.get_threshold()) == (frozen, threshold)
+
+
+def test_before_a_fork_the_heap_is_frozen_and_young_collections_are_rarer(app):
+    threshold = gc.get_threshold()
+    try:
+        warm_up(app, before_fork=True)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] > threshold[0]
+        assert gc.get_threshold()[1:] == threshold[1:]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

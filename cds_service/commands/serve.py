@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
 
 from cds_service.app import create_app
 from cds_service.config import Settings
@@ -44,6 +46,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self._settings = settings
         self._options = options
+        self.flask_app: Flask | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -52,6 +55,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
     def load(self) -> Flask:
         app = create_app(self._settings)
+        # Kept for post_worker_init: the WSGI callable gunicorn hands the worker may be a
+        # wrapper around the app (middleware), and the warm-up needs the Flask app itself.
+        self.flask_app = app
         # With --preload this runs in the master: every forked worker starts with the models
         # imported and the caches filled (else the first hook is many times slower).
         warm_up(app, before_fork=True)
@@ -59,6 +65,31 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         # one; each opens its own on first use.
         app.extensions["cds"].feedback.close()
         return app
+
+
+def _post_worker_init(worker: Any) -> None:
+    """In each forked worker, before it accepts: warm it, then log that it is ready."""
+    _serve_health_once(worker)
+    warm_worker(worker.app.flask_app)
+
+
+def _serve_health_once(worker: Any) -> None:
+    """One GET /health through the worker's own request path (gunicorn's parser, WSGI environ,
+    any middleware, the access log) over a local socket pair: the first hook then finds that
+    code and memory this process's own (about 230 page faults, 2 ms, before)."""
+    if not isinstance(worker, SyncWorker) or not worker.sockets:
+        return
+    ours, theirs = socket.socketpair()
+    try:
+        ours.sendall(b"GET /health HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n")
+        ours.shutdown(socket.SHUT_WR)  # the request is whole: gunicorn's closing drain ends at once
+        worker.handle(worker.sockets[0], theirs, ("warm-up", 0))
+        ours.recv(65536)
+    except OSError:
+        log.exception("worker request-path warm-up failed; its first hook will be slower")
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         # The access log line carries only method, path, status and timing: no bodies.
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         # Repeat the synthetic hooks in each worker: per-process caches fill before real traffic.
-        "post_worker_init": lambda worker: warm_worker(worker.wsgi),
+        "post_worker_init": _post_worker_init,
     }
     try:
         _Gunicorn(settings, options).run()
