@@ -49,7 +49,7 @@ def answer_call(
         request["hookInstance"],
         len(answer.cards),
         ",".join(rule for rule, _, _ in answer.card_rules) or "-",
-        len(record.skipped),
+        len(answer.record.skipped),
         " ".join(f"{k}={v}" for k, v in timings.items()),
     )
     _audit(rt, service, request, answer, timings)
