@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 
 from cds_service.rules.evaluator import Finding
 from cds_service.rules.facts import progressed_on_agents
@@ -28,16 +28,51 @@ def card_uuid(hook_instance: str, rule_id: str, order_ref: str | None) -> str:
     return str(uuid.uuid5(CARD_NAMESPACE, f"{hook_instance}|{rule_id}|{order_ref or ''}"))
 
 
-# Knowledge templates are few and fixed: compile each once, not on every card.
-_compiled = lru_cache(maxsize=None)(TEMPLATES.from_string)
+def _renderer(template: Template) -> Callable[[dict[str, Any]], str]:
+    """`template.render(**values)` without its per-call cost of copying the globals' ChainMap:
+    they are copied once here (the environment's globals are set before any card is rendered)."""
+    env = template.environment
+    template_globals = dict(template.globals)
+
+    def render(values: dict[str, Any]) -> str:
+        context = env.context_class(
+            env,
+            dict(template_globals, **values),
+            template.name,
+            template.blocks,
+            globals=template_globals,
+        )
+        try:
+            return env.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+        except Exception:
+            env.handle_exception()  # raises, with the template's line in the traceback
+
+    return render
+
+
+@cache
+def _compiled(source: str) -> Callable[[dict[str, Any]], str]:
+    """The reflowed rendering of a knowledge template, compiled once (templates are few, fixed).
+
+    Without `{` a template has no Jinja syntax at all (line statements are off): its reflowed
+    text is the same for every card, so it is rendered once here."""
+    template = TEMPLATES.from_string(source)
+    if "{" not in source:
+        fixed = reflow(template.render())
+        return lambda values: fixed
+    render = _renderer(template)
+    return lambda values: reflow(render(values))
 
 
 def _render(template: str, values: dict[str, Any]) -> str:
-    return reflow(_compiled(template).render(**values))
+    return _compiled(template)(values)
 
 
 def reflow(markdown: str) -> str:
     """Join hard-wrapped lines: EHRs differ in how they show a single newline in Markdown."""
+    single = markdown.strip().splitlines()
+    if len(single) <= 1:  # one line (most summaries and labels): nothing to join
+        return single[0].strip() if single else ""
     blocks = []
     for block in markdown.strip().split("\n\n"):
         lines: list[str] = []

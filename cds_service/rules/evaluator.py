@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,27 +72,61 @@ class Evaluation:
     traces: tuple[RuleTrace, ...]
 
 
+# Facts computed in one evaluation, shared by its rules: (name, order, rule parameters) -> value.
+_Shared = dict[tuple[str, int, int], Stated]
+
+
 class _Facts:
-    """Computes each fact at most once per (rule parameters, order)."""
+    """Computes each fact at most once per (rule parameters, order).
+
+    A fact that reads no rule parameter (and no order) says the same for every rule, so its value
+    is shared across the rules of one evaluation; one that does is keyed by the rule's parameters
+    (and the order) as well."""
 
     def __init__(
-        self, state: PatientState, hook: str, rule: Rule, order: DraftOrder | None
+        self,
+        state: PatientState,
+        hook: str,
+        rule: Rule,
+        order: DraftOrder | None,
+        shared: _Shared | None = None,
     ) -> None:
         self.context = FactContext(state, hook, rule.parameters, order)
         self.cache: dict[str, Stated] = {}
+        self.shared: _Shared = {} if shared is None else shared
+        self._order_key = id(order) if order is not None else 0
+        self._params_key = id(rule.parameters)
 
     def __getitem__(self, name: str) -> Stated:
-        if name not in self.cache:
-            self.cache[name] = REGISTRY[name].compute(self.context)
-        return self.cache[name]
+        stated = self.cache.get(name)
+        if stated is None:
+            definition = REGISTRY[name]
+            key = (
+                name,
+                self._order_key if definition.needs_order else 0,
+                self._params_key if definition.params else 0,
+            )
+            stated = self.shared.get(key)
+            if stated is None:
+                stated = self.shared[key] = definition.compute(self.context)
+            self.cache[name] = stated
+        return stated
 
 
 def _resolve(value: Any, params: dict[str, Any]) -> Any:
-    if isinstance(value, str) and value.startswith("$"):
-        return params[value[1:]]
+    if isinstance(value, str):
+        return params[value[1:]] if value.startswith("$") else value
     if isinstance(value, tuple):
         return tuple(_resolve(v, params) for v in value)
     return value
+
+
+_NUMERIC: dict[str, Callable[[float, float], bool]] = {
+    "at_least": operator.ge,
+    "at_most": operator.le,
+    "more_than": operator.gt,
+    "less_than": operator.lt,
+}
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
@@ -104,12 +139,7 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     if actual is None:
         return False
     number, limit = float(actual), float(expected)
-    return {
-        "at_least": number >= limit,
-        "at_most": number <= limit,
-        "more_than": number > limit,
-        "less_than": number < limit,
-    }[op]
+    return _NUMERIC[op](number, limit)
 
 
 def _check(
@@ -128,9 +158,13 @@ def _check(
 
 
 def _evaluate_rule(
-    rule: Rule, state: PatientState, hook: str, order: DraftOrder | None
+    rule: Rule,
+    state: PatientState,
+    hook: str,
+    order: DraftOrder | None,
+    shared: _Shared | None = None,
 ) -> tuple[Finding | None, RuleTrace]:
-    facts = _Facts(state, hook, rule, order)
+    facts = _Facts(state, hook, rule, order, shared)
     checks: list[Check] = []
     order_ref = order.reference if order else None
 
@@ -181,6 +215,7 @@ def examined_orders(state: PatientState) -> Iterable[DraftOrder]:
 def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation:
     findings: list[Finding] = []
     traces: list[RuleTrace] = []
+    shared: _Shared = {}
     for rule in knowledge.rules:
         if hook not in rule.hooks:
             continue
@@ -190,7 +225,7 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
             selector = rule.for_each_order
             targets = [o for o in examined_orders(state) if selector.matches(o.agents, o.procedure)]
         for order in targets:
-            finding, trace = _evaluate_rule(rule, state, hook, order)
+            finding, trace = _evaluate_rule(rule, state, hook, order, shared)
             traces.append(trace)
             if finding is not None:
                 findings.append(finding)

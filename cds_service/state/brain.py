@@ -6,11 +6,19 @@ import re
 from dataclasses import dataclass
 
 from cds_service.state import dates
-from cds_service.state.imaging import is_brain_mri
+from cds_service.state.coded import Coded, coded
+from cds_service.state.imaging import brain_mris
 from cds_service.state.model import Fact, FhirDate, ProgressionEvent, Site
 from cds_service.state.parameters import LARGE_LESION_CM
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import codings, has_code, matches, mentions_any, text_of
+from cds_service.state.terminology import (
+    code_sets,
+    codings,
+    matches,
+    mentions_any,
+    text_of,
+    valueset,
+)
 
 RELATED_CONDITION_URL = "http://hl7.org/fhir/StructureDefinition/condition-related"
 MASS_EFFECT_TERMS = (
@@ -72,10 +80,9 @@ def brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tuple
 
 def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tuple[str, ...]]:
     kept, notes = [], []
-    for cond in res.of("Condition"):
-        if not matches(cond.get("code"), "brain-metastasis") or has_code(
-            cond.get("code"), "leptomeningeal-disease"
-        ):
+    for item in coded(res, "Condition"):
+        cond = item.resource
+        if item.has_code("leptomeningeal-disease") or not item.matches("brain-metastasis"):
             continue
         primary_ref = _related_primary(cond)
         primary = res.get(primary_ref) if primary_ref else None
@@ -124,24 +131,54 @@ def brain_metastases_status(res: Resources) -> Fact[str]:
     return Fact("resolved", refs)
 
 
+def leptomeningeal_conditions(res: Resources) -> tuple[dict, ...]:
+    """Conditions that record leptomeningeal disease (by code, else by text)."""
+    return res.once(
+        "leptomeningeal-conditions",
+        lambda: tuple(
+            c.resource for c in coded(res, "Condition") if c.matches("leptomeningeal-disease")
+        ),
+    )
+
+
 def leptomeningeal_disease(res: Resources) -> Fact[bool]:
     if not res.available("Condition"):
         return Fact.unknown("Conditions could not be obtained")
-    found = [c for c in res.of("Condition") if matches(c.get("code"), "leptomeningeal-disease")]
+    found = leptomeningeal_conditions(res)
     if found:
         return Fact(True, tuple(reference(c) for c in found))
     return Fact(False, (), ("no leptomeningeal disease recorded",))
 
 
-def _tied_to_brain(obs: dict, brain_refs: set[str]) -> bool:
+def _tied_to_brain(obs: dict, brain_refs: frozenset[str]) -> bool:
     focus = {f.get("reference") for f in obs.get("focus", [])}
-    return bool(focus & brain_refs) or matches(obs.get("bodySite"), "brain-body-site", text=False)
+    return bool(focus & brain_refs) or "brain-body-site" in code_sets(obs.get("bodySite"))
+
+
+def _metastasis_refs(res: Resources) -> frozenset[str]:
+    """References of the brain-metastasis Conditions."""
+    return res.once(
+        "brain-metastasis-refs",
+        lambda: frozenset(reference(c) for c in brain_metastasis_conditions(res)[0]),
+    )
+
+
+def _observations(res: Resources) -> tuple[tuple[Coded, bool], ...]:
+    """Each Observation, looked up once, and whether it is tied to the brain metastases."""
+    refs = _metastasis_refs(res)
+    return res.once(
+        "brain-observations",
+        lambda: tuple((o, _tied_to_brain(o.resource, refs)) for o in coded(res, "Observation")),
+    )
 
 
 def brain_texts(res: Resources) -> tuple[BrainText, ...]:
     """Free text about the brain: brain-metastasis Conditions, brain MRI reports and findings."""
+    return res.once("brain-texts", lambda: _brain_texts(res))
+
+
+def _brain_texts(res: Resources) -> tuple[BrainText, ...]:
     conds, _ = brain_metastasis_conditions(res)
-    brain_refs = {reference(c) for c in conds}
     texts: list[BrainText] = []
     for cond in conds:
         parts = [(cond.get("code") or {}).get("text", "")] + [
@@ -150,17 +187,15 @@ def brain_texts(res: Resources) -> tuple[BrainText, ...]:
         texts.append(
             BrainText(" ".join(p for p in parts if p), dates.clinical_date(cond), reference(cond))
         )
-    for rep in res.of("DiagnosticReport", "ImagingStudy", "Procedure"):
-        if is_brain_mri(rep):
-            parts = [rep.get("conclusion", ""), rep.get("description", "")]
-            parts += [n.get("text", "") for n in rep.get("note", [])]
-            texts.append(
-                BrainText(" ".join(p for p in parts if p), dates.clinical_date(rep), reference(rep))
-            )
-    for obs in res.of("Observation"):
-        if _tied_to_brain(obs, brain_refs) and not matches(
-            obs.get("code"), "disease-status", text=False
-        ):
+    for rep in brain_mris(res, "DiagnosticReport", "ImagingStudy", "Procedure"):
+        parts = [rep.get("conclusion", ""), rep.get("description", "")]
+        parts += [n.get("text", "") for n in rep.get("note", [])]
+        texts.append(
+            BrainText(" ".join(p for p in parts if p), dates.clinical_date(rep), reference(rep))
+        )
+    for item, tied in _observations(res):
+        obs = item.resource
+        if tied and not item.has_code("disease-status"):
             parts = [obs.get("valueString", "")] + [n.get("text", "") for n in obs.get("note", [])]
             texts.append(
                 BrainText(" ".join(p for p in parts if p), dates.clinical_date(obs), reference(obs))
@@ -168,20 +203,23 @@ def brain_texts(res: Resources) -> tuple[BrainText, ...]:
     return tuple(t for t in texts if t.text.strip())
 
 
-def _sizes_cm(res: Resources) -> list[tuple[float, str]]:
-    conds, _ = brain_metastasis_conditions(res)
-    brain_refs = {reference(c) for c in conds}
+def _sizes_cm(res: Resources) -> tuple[tuple[float, str], ...]:
+    return res.once("brain-lesion-sizes", lambda: tuple(_measure_sizes(res)))
+
+
+def _measure_sizes(res: Resources) -> list[tuple[float, str]]:
     sizes: list[tuple[float, str]] = []
-    for obs in res.of("Observation"):
+    for item, tied in _observations(res):
+        obs = item.resource
         quantity = obs.get("valueQuantity") or {}
-        if matches(obs.get("code"), "tumor-size", text=False) and _tied_to_brain(obs, brain_refs):
+        if item.has_code("tumor-size") and tied:
             unit = (quantity.get("code") or quantity.get("unit") or "").lower()
             if isinstance(quantity.get("value"), (int, float)) and unit in {"cm", "mm"}:
                 value = float(quantity["value"]) / (10 if unit == "mm" else 1)
                 sizes.append((value, reference(obs)))
-    for item in brain_texts(res):
-        for number, unit in _SIZE.findall(item.text.lower()):
-            sizes.append((float(number) / (10 if unit == "mm" else 1), item.ref))
+    for brain_text in brain_texts(res):
+        for number, unit in _SIZE.findall(brain_text.text.lower()):
+            sizes.append((float(number) / (10 if unit == "mm" else 1), brain_text.ref))
     return sizes
 
 
@@ -232,23 +270,25 @@ def mass_effect(res: Resources) -> Fact[bool]:
 
 
 def _status_value(obs: dict) -> str | None:
+    value = obs.get("valueCodeableConcept")
+    sets = code_sets(value)
     for vs_id, status in _STATUS_VALUES:
-        if matches(obs.get("valueCodeableConcept"), vs_id):
+        if vs_id in sets or valueset(vs_id).has_text(text_of(value)):
             return status
     return None
 
 
 def disease_status_observations(res: Resources) -> tuple[tuple[dict, str, Site], ...]:
     """(observation, status, site) of each cancer disease status Observation with a usable value."""
-    conds, _ = brain_metastasis_conditions(res)
-    brain_refs = {reference(c) for c in conds} | {
-        reference(c)
-        for c in res.of("Condition")
-        if matches(c.get("code"), "leptomeningeal-disease")
-    }
+    return res.once("disease-status-observations", lambda: _disease_status_observations(res))
+
+
+def _disease_status_observations(res: Resources) -> tuple[tuple[dict, str, Site], ...]:
+    brain_refs = _metastasis_refs(res) | {reference(c) for c in leptomeningeal_conditions(res)}
     found = []
-    for obs in res.of("Observation"):
-        if not matches(obs.get("code"), "disease-status", text=False):
+    for item in coded(res, "Observation"):
+        obs = item.resource
+        if not item.has_code("disease-status"):
             continue
         status = _status_value(obs)
         if status is None:

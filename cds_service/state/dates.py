@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 from cds_service.state.model import FhirDate
@@ -13,21 +14,29 @@ def parse(raw: object) -> FhirDate | None:
     return FhirDate.parse(raw)
 
 
-def _get(resource: dict, path: str) -> Any:
+def _follow(resource: dict, steps: tuple[str, ...]) -> Any:
     value: Any = resource
-    for part in path.split("."):
+    for part in steps:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value
 
 
+@cache
+def _steps(paths: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    # Paths are the few literals of this package, never patient data.
+    return tuple(tuple(path.split(".")) for path in paths)
+
+
 def first(resource: dict, *paths: str) -> FhirDate | None:
     """The first readable date among dotted `paths` of a resource."""
-    for path in paths:
-        parsed = parse(_get(resource, path))
-        if parsed is not None:
-            return parsed
+    for steps in _steps(paths):
+        value = _follow(resource, steps)
+        if value is not None:  # parse(None) is None: skip the call for absent elements
+            parsed = FhirDate.parse(value)
+            if parsed is not None:
+                return parsed
     return None
 
 

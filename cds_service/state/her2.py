@@ -6,9 +6,10 @@ import re
 from datetime import date
 
 from cds_service.state import dates
+from cds_service.state.coded import coded
 from cds_service.state.model import Fact, HER2Result, Her2Status, Her2Test
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import has_code, matches, text_of
+from cds_service.state.terminology import code_sets, text_of
 
 # Free-text results: IHC scores and ISH wording (checked only on HER2 test Observations).
 _TEXT_RESULTS: tuple[tuple[re.Pattern[str], HER2Result, str], ...] = (
@@ -33,7 +34,7 @@ def breast_cancer(res: Resources) -> Fact[bool]:
     """A breast cancer diagnosis (ICD-10-CM C50.*, SNOMED breast cancer concepts)."""
     if not res.available("Condition"):
         return Fact.unknown("Conditions could not be obtained")
-    found = [c for c in res.of("Condition") if matches(c.get("code"), "breast-cancer", text=False)]
+    found = [c.resource for c in coded(res, "Condition") if c.has_code("breast-cancer")]
     if found:
         return Fact(True, tuple(reference(c) for c in found))
     return Fact(False, (), ("no breast cancer diagnosis recorded",))
@@ -47,8 +48,9 @@ def _observation_result(obs: dict) -> tuple[HER2Result, str] | None:
         ("her2-answer-negative", "negative"),
         ("her2-answer-equivocal", "equivocal"),
     )
+    sets = code_sets(value)
     for vs_id, result in answers:
-        if has_code(value, vs_id):
+        if vs_id in sets:
             return result, f"{text_of(obs.get('code')).split(' | ')[0] or 'HER2 test'}: {result}"
     interpretation = " ".join(text_of(i) for i in obs.get("interpretation", []))
     text = " ".join(
@@ -62,8 +64,9 @@ def _observation_result(obs: dict) -> tuple[HER2Result, str] | None:
 
 def _observation_tests(res: Resources) -> list[Her2Test]:
     tests = []
-    for obs in res.of("Observation"):
-        if not matches(obs.get("code"), "her2-test", text=False):
+    for item in coded(res, "Observation"):
+        obs = item.resource
+        if not item.has_code("her2-test"):
             continue
         found = _observation_result(obs)
         if found:
@@ -73,9 +76,10 @@ def _observation_tests(res: Resources) -> list[Her2Test]:
 
 def _diagnosis_tests(res: Resources) -> list[Her2Test]:
     tests = []
-    for cond in res.of("Condition"):
+    for item in coded(res, "Condition"):
+        cond = item.resource
         for vs_id, result in DIAGNOSES:
-            if matches(cond.get("code"), vs_id):
+            if item.matches(vs_id):
                 method = f"diagnosis: {text_of(cond.get('code')).split(' | ')[0]}"
                 tests.append(
                     Her2Test(result, dates.clinical_date(cond), method, (reference(cond),))

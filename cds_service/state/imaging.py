@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from cds_service.state import dates
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
@@ -23,6 +25,18 @@ def _on_brain(study: dict) -> bool:
     return any(matches(s, "brain-body-site", text=False) for s in sites)
 
 
+def brain_mris(res: Resources, *types: str) -> tuple[dict, ...]:
+    """The brain MRIs among the resources of `types` (in `res.of` order), each checked once."""
+    found: list[dict] = []
+    for rtype in types:
+        found += res.once(f"brain-mri:{rtype}", partial(_brain_mris_of_type, res, rtype))
+    return tuple(found)
+
+
+def _brain_mris_of_type(res: Resources, rtype: str) -> tuple[dict, ...]:
+    return tuple(r for r in res.of(rtype) if is_brain_mri(r))
+
+
 def is_brain_mri(resource: dict) -> bool:
     concepts = [resource.get("code"), *resource.get("procedureCode", [])]
     if any(c and matches(c, "brain-mri") for c in concepts):
@@ -40,7 +54,7 @@ def last_brain_mri(res: Resources) -> Fact[FhirDate]:
     # "none on record" is unknown, and a date found is only the latest we could see.
     missing = [t for t in IMAGING_TYPES if not res.available(t)]
     gap = (f"{', '.join(missing)} could not be obtained",) if missing else ()
-    found = [(dates.clinical_date(r), r) for r in res.of(*IMAGING_TYPES) if is_brain_mri(r)]
+    found = [(dates.clinical_date(r), r) for r in brain_mris(res, *IMAGING_TYPES)]
     dated = [(d, r) for d, r in found if d]
     if not dated:
         if missing:

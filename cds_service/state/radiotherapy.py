@@ -7,10 +7,11 @@ from typing import Literal
 
 from cds_service.state import dates
 from cds_service.state.brain import brain_metastasis_conditions
+from cds_service.state.coded import Coded, coded
 from cds_service.state.model import FhirDate, LocalTherapy, ProgressionEvent
 from cds_service.state.parameters import SRS_COURSE_GAP_DAYS, SRS_MAX_FRACTIONS
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import coded_keys, has_code, matches, text_of
+from cds_service.state.terminology import code_sets, coded_keys, matches, text_of, valueset
 
 SESSIONS_URL = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-radiotherapy-sessions"
 DOSE_TO_VOLUME_URL = (
@@ -50,13 +51,14 @@ def _fractions(proc: dict) -> int | None:
     return max(per_volume) if per_volume else None
 
 
-def _all_text(proc: dict) -> str:
-    parts = [text_of(proc.get("code"))] + [n.get("text", "") for n in proc.get("note", [])]
+def _all_text(proc: dict, code_text: str) -> str:
+    """`code_text` (the text of the Procedure's code), its notes and its body sites."""
+    parts = [code_text] + [n.get("text", "") for n in proc.get("note", [])]
     parts += [text_of(b) for b in proc.get("bodySite", [])]
     return " | ".join(p for p in parts if p)
 
 
-def _on_brain(proc: dict, brain_refs: set[str]) -> bool:
+def _on_brain(proc: dict, brain_refs: set[str] | frozenset[str]) -> bool:
     if any(matches(site, "brain-body-site") for site in proc.get("bodySite", [])):
         return True
     reasons = {r.get("reference") for r in proc.get("reasonReference", [])}
@@ -65,27 +67,35 @@ def _on_brain(proc: dict, brain_refs: set[str]) -> bool:
     )
 
 
-def classify(proc: dict, brain_refs: set[str]) -> Kind | None:
+def classify(proc: dict, brain_refs: set[str] | frozenset[str]) -> Kind | None:
     """'srs', 'wbrt', 'resection' or None for one Procedure."""
     code = proc.get("code")
+    code_text = text_of(code)
+    return _classify(
+        Coded(proc, code_sets(code), code_text), _all_text(proc, code_text), brain_refs
+    )
+
+
+def _classify(item: Coded, text: str, brain_refs: set[str] | frozenset[str]) -> Kind | None:
+    """classify() from the Procedure's code already looked up and all its text."""
+    proc = item.resource
     brain = _on_brain(proc, brain_refs)
-    text = _all_text(proc)
-    if matches(code, "brain-resection"):
+    if item.matches("brain-resection"):
         return "resection"
-    if matches(code, "srs", text=False):
+    if item.has_code("srs"):
         return "srs"
-    if brain and has_code(code, "srs-per-fraction"):
+    if brain and item.has_code("srs-per-fraction"):
         return "srs"
-    if brain and has_code(code, "radiotherapy-course-summary"):
+    if brain and item.has_code("radiotherapy-course-summary"):
         fractions = _fractions(proc)
-        if matches({"text": text}, "wbrt"):
+        if valueset("wbrt").has_text(text):
             return "wbrt"
         if fractions is not None:
             return "srs" if fractions <= SRS_MAX_FRACTIONS else "wbrt"
         return None  # a brain course of unknown fractionation: neither claimed
-    if matches({"text": text}, "wbrt"):
+    if valueset("wbrt").has_text(text):
         return "wbrt"
-    if brain and matches({"text": text}, "srs"):
+    if brain and valueset("srs").has_text(text):
         return "srs"
     return None
 
@@ -94,8 +104,10 @@ def sessions(res: Resources) -> tuple[Session, ...]:
     conds, _ = brain_metastasis_conditions(res)
     brain_refs = {reference(c) for c in conds}
     found = []
-    for proc in res.of("Procedure"):
-        kind = classify(proc, brain_refs)
+    for item in coded(res, "Procedure"):
+        proc = item.resource
+        text = _all_text(proc, item.text)
+        kind = _classify(item, text, brain_refs)
         if kind is None:
             continue
         sites = proc.get("bodySite", [])
@@ -105,7 +117,7 @@ def sessions(res: Resources) -> tuple[Session, ...]:
             )
         )
         # Hippocampal avoidance is only ever stated in text; silence means "not recorded".
-        hippocampal = True if "hippocamp" in _all_text(proc).lower() else None
+        hippocampal = True if "hippocamp" in text.lower() else None
         found.append(
             Session(
                 kind,

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 from cds_service.state import dates
+from cds_service.state.coded import Coded, coded
 from cds_service.state.model import Fact, PerformanceStatus
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import matches, text_of
@@ -23,10 +24,10 @@ def _score(obs: dict) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _scale(obs: dict) -> Literal["ECOG", "KPS"] | None:
-    if matches(obs.get("code"), "ecog", text=False):
+def _scale(obs: Coded) -> Literal["ECOG", "KPS"] | None:
+    if obs.has_code("ecog"):
         return "ECOG"
-    if matches(obs.get("code"), "karnofsky", text=False):
+    if obs.has_code("karnofsky"):
         return "KPS"
     return None
 
@@ -35,8 +36,9 @@ def performance_status(res: Resources) -> Fact[PerformanceStatus]:
     if not res.available("Observation"):
         return Fact.unknown("Observations could not be obtained")
     scored = []
-    for obs in res.of("Observation"):
-        scale = _scale(obs)
+    for item in coded(res, "Observation"):
+        obs = item.resource
+        scale = _scale(item)
         score = _score(obs) if scale else None
         if scale is None or score is None:
             continue
@@ -54,9 +56,9 @@ def hospice(res: Resources) -> Fact[bool]:
     if not res.available("Condition", "Procedure", "ServiceRequest"):
         return Fact.unknown("Conditions and Procedures could not be obtained")
     found = [
-        r
-        for r in res.of("Condition", "Procedure", "ServiceRequest", "Observation")
-        if matches(r.get("code"), "hospice") or matches(r.get("valueCodeableConcept"), "hospice")
+        r.resource
+        for r in coded(res, "Condition", "Procedure", "ServiceRequest", "Observation")
+        if r.matches("hospice") or matches(r.resource.get("valueCodeableConcept"), "hospice")
     ]
     if found:
         return Fact(True, tuple(reference(r) for r in found))

@@ -80,8 +80,31 @@ def valueset(vs_id: str) -> ValueSet:
     return valuesets()[vs_id]
 
 
+@cache
 def agent_ids() -> tuple[str, ...]:
     return tuple(k[len(AGENT_PREFIX) :] for k in valuesets() if k.startswith(AGENT_PREFIX))
+
+
+@dataclass(frozen=True, slots=True)
+class _CodeIndex:
+    """Every value set's codes in one table, so a concept is looked up once, not once per set."""
+
+    exact: Mapping[tuple[str, str], frozenset[str]]  # (system, code) -> value set ids
+    prefixes: Mapping[str, tuple[tuple[str, str], ...]]  # system -> (code prefix, value set id)
+
+
+@cache
+def _code_index() -> _CodeIndex:
+    exact: dict[tuple[str, str], set[str]] = {}
+    prefixes: dict[str, list[tuple[str, str]]] = {}
+    for vs in valuesets().values():
+        for key in vs.codes:
+            exact.setdefault(key, set()).add(vs.id)
+        for system, prefix in vs.prefixes:
+            prefixes.setdefault(system, []).append((prefix, vs.id))
+    return _CodeIndex(
+        {k: frozenset(v) for k, v in exact.items()}, {k: tuple(v) for k, v in prefixes.items()}
+    )
 
 
 # --- reading CodeableConcepts (dicts or R4B models) -------------------------------------------
@@ -94,26 +117,49 @@ def as_dict(value: Any) -> Any:
     return value
 
 
+def _coding_dicts(concept: Any) -> list[dict]:
+    """The Coding dicts of a CodeableConcept (or the concept itself when it is a single Coding)."""
+    if type(concept) is not dict:  # plain JSON, the common case: no as_dict
+        concept = as_dict(concept)
+        if not isinstance(concept, dict):
+            return []
+    items = concept.get("coding", [concept] if "code" in concept else [])
+    return [c for c in items if isinstance(c, dict)]
+
+
 def codings(concept: Any) -> list[tuple[str | None, str | None, str | None]]:
     """(system, code, display) of each coding of a CodeableConcept (or a single Coding)."""
-    concept = as_dict(concept)
-    if not isinstance(concept, dict):
-        return []
-    items = concept.get("coding", [concept] if "code" in concept else [])
-    return [
-        (c.get("system"), c.get("code"), c.get("display")) for c in items if isinstance(c, dict)
-    ]
+    return [(c.get("system"), c.get("code"), c.get("display")) for c in _coding_dicts(concept)]
+
+
+def code_sets(concept: Any) -> frozenset[str]:
+    """Ids of the value sets that hold any coding of `concept` (exact code or is-a prefix)."""
+    index = _code_index()
+    found: set[str] = set()
+    for coding in _coding_dicts(concept):
+        system, code = coding.get("system"), coding.get("code")
+        if not system or not code:
+            continue
+        exact = index.exact.get((system, code))
+        if exact:
+            found |= exact
+        if isinstance(code, str):  # malformed (unchecked draft order) codes match no is-a filter
+            for prefix, vs_id in index.prefixes.get(system, ()):
+                if vs_id not in found and code.startswith(prefix):
+                    found.add(vs_id)
+    return frozenset(found)
 
 
 def text_of(concept: Any) -> str:
     """All human-readable text of a concept: its text and coding displays."""
-    concept = as_dict(concept)
-    if isinstance(concept, str):
-        return concept
-    if not isinstance(concept, dict):
-        return ""
+    if type(concept) is not dict:  # plain JSON, the common case: no as_dict
+        concept = as_dict(concept)
+        if isinstance(concept, str):
+            return concept
+        if not isinstance(concept, dict):
+            return ""
     parts = [concept.get("text") or "", concept.get("display") or ""]
-    parts += [d or "" for _, _, d in codings(concept)]
+    parts += [c.get("display") or "" for c in _coding_dicts(concept)]
     return " | ".join(p for p in parts if p)
 
 
@@ -125,23 +171,27 @@ def mentions(text: str, term: str) -> bool:
 def mentions_any(text: str, terms: tuple[str, ...]) -> bool:
     """True when any of `terms` appears in `text` as whole words and is not negated just before."""
     lowered = text.lower()
-    for match in _terms_pattern(terms).finditer(lowered):
+    pattern, lowered_terms = _terms_pattern(terms)
+    # A whole-word match is first of all a substring: most texts fail this cheap test.
+    if not any(term in lowered for term in lowered_terms):
+        return False
+    for match in pattern.finditer(lowered):
         if not _NEGATION.search(lowered[max(0, match.start() - 40) : match.start()]):
             return True
     return False
 
 
 @cache
-def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+def _terms_pattern(terms: tuple[str, ...]) -> tuple[re.Pattern[str], tuple[str, ...]]:
     # One pass for a whole value set instead of one per term; longer terms first, so that
     # "brain metastasis" wins over "metastasis" where both start at the same place.
     ordered = sorted({t.lower() for t in terms}, key=len, reverse=True)
-    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, ordered))})(?![a-z0-9])")
+    pattern = re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, ordered))})(?![a-z0-9])")
+    return pattern, tuple(ordered)
 
 
 def has_code(concept: Any, vs_id: str) -> bool:
-    vs = valueset(vs_id)
-    return any(vs.has_code(system, code) for system, code, _ in codings(concept))
+    return vs_id in code_sets(concept)
 
 
 def matches(concept: Any, vs_id: str, text: bool = True) -> bool:
@@ -155,12 +205,27 @@ def any_matches(concepts: Iterable[Any], vs_id: str, text: bool = True) -> bool:
     return any(matches(c, vs_id, text) for c in concepts)
 
 
+@cache
+def _agent_sets() -> tuple[tuple[str, ValueSet], ...]:
+    """(agent id, its value set) of every agent, in agent_ids() order."""
+    return tuple((a, valueset(AGENT_PREFIX + a)) for a in agent_ids())
+
+
+@cache
+def _agent_terms() -> tuple[str, ...]:
+    """Every agent's text patterns, lower-cased: a text naming none names no agent."""
+    return tuple({t.lower() for _, vs in _agent_sets() for t in vs.texts})
+
+
 def agents_of(concept: Any, extra_text: str = "") -> frozenset[str]:
     """Canonical agent ids a medication concept names: by code, else (no known code) by text."""
-    found = {a for a in agent_ids() if has_code(concept, AGENT_PREFIX + a)}
+    coded = code_sets(concept)
+    found = {a for a, vs in _agent_sets() if vs.id in coded}
     if not found:
         text = " | ".join(t for t in (text_of(concept), extra_text) if t)
-        found = {a for a in agent_ids() if valueset(AGENT_PREFIX + a).has_text(text)}
+        lowered = text.lower()
+        if any(term in lowered for term in _agent_terms()):
+            found = {a for a, vs in _agent_sets() if vs.has_text(text)}
     for compound, parts in COMPOUND_AGENTS.items():
         if compound in found:
             found -= parts

@@ -128,14 +128,13 @@ def exposures(res: Resources) -> tuple[Exposure, ...]:
         if resource.get("intent") == "proposal" or resource.get("status") == "intended":
             continue  # a suggestion or a plan, not treatment
         concept, display = _medication_concept(resource)
+        agents = agents_of(concept, display)
+        if not agents:
+            continue  # neither anticancer nor interacting: nothing to read
         start, end, point = _period(resource)
         running = resource.get("status") in _RUNNING
-        for agent in sorted(agents_of(concept, display)):
-            found.append(
-                Exposure(
-                    agent, start, end, running, _stop_reason(resource), point, reference(resource)
-                )
-            )
+        stop, ref = _stop_reason(resource), reference(resource)
+        found += [Exposure(a, start, end, running, stop, point, ref) for a in sorted(agents)]
     return tuple(sorted(found, key=lambda e: (e.agent, dates.earliest_key(e.start))))
 
 
