@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
+from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -23,6 +25,71 @@ def validator(name: str) -> Draft202012Validator:
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+def is_valid(name: str, instance: object) -> bool:
+    """Whether `instance` is valid against `<name>.schema.json`: the same verdict as
+    `validator(name)`, an order of magnitude sooner (the error walk is for invalid instances)."""
+    return checker(name)(instance)
+
+
+# Draft 2020-12 keywords that fastjsonschema (draft-07) reads the same way; a schema using any
+# other keyword is checked by jsonschema itself rather than risk a different verdict.
+_SAME_IN_DRAFT7 = frozenset(
+    {
+        "$schema", "$id", "$defs", "$ref", "$comment", "title", "description", "examples",
+        "default", "type", "required", "properties", "items", "minItems", "minLength",
+        "pattern", "minimum", "const", "enum", "allOf", "if", "then", "else",
+    }
+)  # fmt: skip
+
+
+@cache
+def checker(name: str) -> Callable[[object], bool]:
+    """`<name>.schema.json` compiled to Python code by fastjsonschema, for the verdict only
+    (messages come from jsonschema: first_error); jsonschema's own check when the schema uses a
+    keyword draft-07 reads differently."""
+    schema = validator(name).schema
+    try:
+        compiled = fastjsonschema.compile(_as_draft7(schema))
+    except _Unsupported:
+        return validator(name).is_valid
+
+    def check(instance: object) -> bool:
+        try:
+            compiled(instance)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return check
+
+
+class _Unsupported(Exception):
+    """The schema uses a keyword fastjsonschema would not read as Draft 2020-12 does."""
+
+
+def _as_draft7(schema: Any) -> Any:
+    """The schema in draft-07 spelling: `dependentRequired` is draft-07's array `dependencies`."""
+    if not isinstance(schema, dict):
+        return schema  # true / false
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key not in _SAME_IN_DRAFT7 and key != "dependentRequired":
+            raise _Unsupported(key)
+        if key in ("properties", "$defs"):  # names -> subschemas
+            converted[key] = {name: _as_draft7(sub) for name, sub in value.items()}
+        elif key in ("items", "if", "then", "else"):
+            converted[key] = _as_draft7(value)
+        elif key == "allOf":
+            converted[key] = [_as_draft7(sub) for sub in value]
+        elif key == "$schema":
+            converted[key] = "http://json-schema.org/draft-07/schema#"
+        elif key == "dependentRequired":
+            converted["dependencies"] = value
+        else:  # values, not subschemas (type, required, pattern, const, ...)
+            converted[key] = value
+    return converted
 
 
 def field_path(parts: Iterable[str | int], root: str = "body") -> str:
