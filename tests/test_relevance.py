@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 
+from cds_service.fhir import relevance
 from cds_service.fhir.record import parse_record
 from cds_service.fhir.relevance import is_relevant, relevant_items
 from cds_service.state import derive
@@ -152,3 +156,133 @@ def test_a_malformed_resource_that_may_matter_is_still_reported():
     }
     record = parse_record([("conditions", broken)])
     assert [s.resource_id for s in record.skipped] == ["bad"]
+
+
+# --- the text screen: it may let a resource through to the exact word test, never stop one ---
+
+SCREEN_TEXTS = [
+    "Tykerb 250 mg",
+    "seen today\nsrs planned",  # an escape glued to the word
+    "plan:\tSRS\r\nthen\u0007WBRT",
+    "HER2-positive breast carcinoma",  # digits inside a pattern word
+    "her 2 positive breast",  # the digit as a word of its own: no pattern word
+    "\u212aadcyla started",  # the Kelvin sign lowers to "k": Kadcyla
+    "\u0130ntracranial progression",  # U+0130 lowers to "i" and a combining dot
+    "trastuzumab emtansine (T-DM1)",
+    "fam-trastuzumab deruxtecan-nxki",
+    "dm1 t",
+    "8201a DS",
+    "café brain MRI",  # non-ASCII beside the words
+    "brains",  # not the word brain
+    "MRI of the brain\\nreviewed",  # a backslash typed by a user, then n
+    "no evidence of disease",
+]
+
+
+def _exact(blob: bytes) -> bool:
+    # The exact word test alone, on the same unescaped JSON as _text_matches reads.
+
+    if relevance._GLUING_ESCAPE.search(blob):
+        blob = relevance._ESCAPE.sub(b" ", blob)
+    return relevance._patterns_match(relevance._words(blob), relevance._index())
+
+
+@pytest.mark.parametrize("text", SCREEN_TEXTS)
+def test_the_text_screen_agrees_with_the_exact_word_test(text):
+    resource = dict(BODY_WEIGHT, note=[{"text": text}])
+    blob = orjson.dumps(resource)
+    assert relevance._text_matches(blob, relevance._index()) is _exact(blob)
+
+
+def test_the_text_screen_never_drops_what_the_exact_test_keeps():
+    index = relevance._index()
+    words = sorted({w.decode() for sets in index.patterns.values() for p in sets for w in p})
+    glue = ["", " ", "\n", "\t", "\\", "-", "é", "\u212a", "\u0130", "2", "x", "\u0007", '"']
+    rng = random.Random(8)
+    kept = 0
+    for _ in range(3000):
+        parts = []
+        for word in rng.sample(words, rng.randint(1, 4)):
+            if rng.random() < 0.3:
+                word = word.upper()
+            parts.append(rng.choice(glue) + word + rng.choice(glue))
+        blob = orjson.dumps(dict(BODY_WEIGHT, note=[{"text": "".join(parts)}]))
+        expected = _exact(blob)
+        assert relevance._text_matches(blob, index) is expected, blob
+        kept += expected
+    assert 300 < kept < 2700  # both answers were exercised
+
+
+def test_only_two_characters_beyond_ascii_lower_to_an_ascii_letter_or_digit():
+    # The screen reads bytes; these two are the only characters it could miss a word in.
+
+    found = {
+        chr(c).encode()
+        for c in range(0x80, 0x110000)
+        if not 0xD800 <= c < 0xE000 and any(ch.isascii() and ch.isalnum() for ch in chr(c).lower())
+    }
+    assert found == set(relevance._HIDDEN_LETTERS)
+
+
+def test_vitals_are_screened_out_before_the_exact_word_test():
+    assert relevance._screened_out(orjson.dumps(BODY_WEIGHT), relevance._index())
+
+
+# --- the code screen: one scan for a code in a value set, the exact way for any odd code ---
+
+
+def _exact_coded(blob: bytes) -> bool | None:
+    codes = relevance._codes(blob)
+    return relevance._in_valuesets(codes, relevance._index()) if codes else None
+
+
+def _code_variants(rng: random.Random) -> list[object]:
+    index = relevance._index()
+    code = rng.choice(sorted(index.codes)).decode()
+    prefix = rng.choice(sorted(index.prefixes)).decode() if index.prefixes else "c50"
+    space = rng.choice([" ", "\t", "\n", "\u00a0", "\u2003", "\x0b", ""])
+    return [
+        code,
+        code.upper(),
+        space + code + space,
+        code + "x",
+        code[:-1],
+        "x" + code,
+        prefix + ".9",
+        prefix.upper() + "1",
+        space + prefix,
+        prefix[:-1],
+        code + "é",
+        "\u212a" + code,
+        code + '"',
+        code + "\\",
+        "",
+        "  ",
+        int(code) if code.isdigit() else 123,
+        -5,
+        1.5e20,
+        "29463-7",  # body weight: in no value set
+    ]
+
+
+def test_the_code_screen_agrees_with_reading_every_code():
+    rng = random.Random(8)
+    answers = set()
+    for _ in range(2000):
+        resource = copy.deepcopy(BODY_WEIGHT)
+        codings = resource["code"]["coding"]
+        codings[0]["code"] = rng.choice(_code_variants(rng))
+        if rng.random() < 0.5:
+            codings.append({"system": "urn:oid:1.2.3", "code": rng.choice(_code_variants(rng))})
+        if rng.random() < 0.3:
+            del resource["valueQuantity"]["code"]
+        blob = orjson.dumps(resource)
+        expected = _exact_coded(blob)
+        assert relevance._coded(blob, relevance._index()) is expected, blob
+        answers.add(expected)
+    assert answers == {True, False}
+
+
+def test_a_resource_whose_only_codes_are_objects_is_uncoded():
+    blob = orjson.dumps({"resourceType": "Condition", "code": {"text": "x"}})
+    assert relevance._coded(blob, relevance._index()) is None

@@ -14,6 +14,12 @@ Why it is wider, point by point:
 - uncoded resources, void ones (their "not used" note belongs in the state), Observations with a
   `focus` (tied to a lesion by reference) and anything a kept resource refers to (a metastasis's
   primary, say) are always kept.
+
+Cost: each resource is dumped to compact JSON once (its references are read from the same
+bytes). One regex scan (the value sets' codes as a trie) finds a code in a value set; codes it
+cannot read (escaped, beyond ASCII, numbers) send the resource to the exact code test. Text is
+first screened on fewer words (digits dropped, one word per pattern); the screen may pass a
+resource that the exact word test then drops, never the other way round.
 """
 
 from __future__ import annotations
@@ -42,6 +48,17 @@ _WORD = re.compile(r"[a-z0-9]+")
 _TO_WORDS = bytes(
     c + 32 if 65 <= c <= 90 else c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256)
 )
+# The screen's words: the same, less their digits, so that numbers (ids, dates, OIDs: a third
+# of a resource's words) are no words at all.
+_DIGITS = b"0123456789"
+# The letters of the JSON escapes \b \f \n \r \t (the screen sends \u to the exact test).
+_ESCAPE_LETTERS = (b"b", b"f", b"n", b"r", b"t")
+# The only characters beyond ASCII whose lower case holds an ASCII letter or digit (U+0130 and
+# the Kelvin sign, UTF-8): with one of them the bytes hide a word from the screen.
+_HIDDEN_LETTERS = (b"\xc4\xb0", b"\xe2\x84\xaa")
+_SPACE = rb"[ \t\n\r\x0b\x0c]*"  # what bytes.strip() strips
+# A code the code screen does not read: a number, or a string with an escape or beyond ASCII.
+_ODD_CODE = rb'-?[0-9]|"[^"\\\x80-\xff]*[\\\x80-\xff]'
 _ALWAYS_KEPT_TYPES = frozenset({"Patient"})
 
 
@@ -51,6 +68,12 @@ class _Index:
     prefixes: tuple[bytes, ...]  # lower-cased is-a prefixes
     patterns: dict[bytes, tuple[frozenset[bytes], ...]]  # a text pattern's first word -> its words
     first_words: frozenset[bytes]
+    # One word of each pattern, less its digits (also behind an escape letter): a resource whose
+    # screen words hold none of these matches no pattern. None when a pattern has no letter.
+    screen: frozenset[bytes] | None
+    # At a "code": key, a string code in `codes` or with a prefix (group 1 unset), or an odd
+    # code (group 1 set): one scan of the JSON instead of a Python step per code.
+    code_screen: re.Pattern[bytes]
 
 
 @cache
@@ -70,17 +93,81 @@ def _index() -> _Index:
         tuple(sorted(prefixes)),
         {first: tuple(sets) for first, sets in patterns.items()},
         frozenset(patterns),
+        _screen(patterns),
+        _code_screen(codes, prefixes),
     )
 
 
-def _codes(blob: bytes) -> Iterator[bytes]:
+def _screen(patterns: dict[bytes, list[frozenset[bytes]]]) -> frozenset[bytes] | None:
+    chosen = set()
+    for first, sets in patterns.items():
+        for pattern in sets:
+            # The first word stands for its pattern, unless it is too short to be rare (the
+            # "t" of "T-DM1" is in every date); then the longest.
+            word = first.translate(None, _DIGITS)
+            if len(word) < 3:
+                word = max((w.translate(None, _DIGITS) for w in pattern), key=lambda w: (len(w), w))
+            chosen.add(word)
+    if b"" in chosen:
+        return None
+    # The screen reads the JSON before its escapes are undone: "\nsrs" is the word nsrs there.
+    return frozenset(chosen | {letter + word for letter in _ESCAPE_LETTERS for word in chosen})
+
+
+def _code_screen(codes: set[bytes], prefixes: set[bytes]) -> re.Pattern[bytes]:
+    # Only codes a plain code (ASCII, no escape) can equal: an odd code takes the exact path.
+    def plain(values: set[bytes]) -> list[bytes]:
+        return [v for v in values if v.isascii() and b'"' not in v and b"\\" not in v]
+
+    exact = _trie(plain(codes)) + _SPACE + b'"'
+    prefixed = _trie(plain(prefixes)) + b'[^"]*"'
+    plain_hit = b'"' + _SPACE + b"(?i:(?:" + exact + b")|(?:" + prefixed + b"))"
+    return re.compile(b'"code":(?:' + plain_hit + b"|(" + _ODD_CODE + b"))")
+
+
+def _trie(words: list[bytes]) -> bytes:
+    """Regex source matching exactly the `words`, as a trie: at each byte one branch is tried
+    instead of every word."""
+    if not words:
+        return rb"(?!)"
+    root: dict[bytes, dict] = {}
+    for word in words:
+        node = root
+        for byte in word:
+            node = node.setdefault(bytes([byte]), {})
+        node[b""] = {}  # a word ends here
+
+    def emit(node: dict[bytes, dict]) -> bytes:
+        branches = [re.escape(k) + emit(node[k]) for k in sorted(node) if k]
+        if not branches:
+            return b""
+        body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+        return body if b"" not in node else b"(?:" + body + b")?"
+
+    return emit(root)
+
+
+def _coded(blob: bytes, index: _Index) -> bool | None:
+    """True when a code of the resource is in a value set, False when none is, None if uncoded."""
+    found = index.code_screen.search(blob)
+    if found is None:  # no code in a value set, none the screen cannot read
+        return None if _CODE.search(blob) is None else False
+    if found.group(1) is None:
+        return True
+    codes = _codes(blob)  # an odd code comes first: the exact way
+    return _in_valuesets(codes, index) if codes else None
+
+
+def _codes(blob: bytes) -> list[bytes]:
     """Each code in the resource, stripped and lower-cased (ASCII codes take the fast path)."""
+    codes = []
     for quoted, number in _CODE.findall(blob):
         raw = quoted or number
         if raw.isascii() and b"\\" not in raw:
-            yield raw.strip().lower()
+            codes.append(raw.strip().lower())
         else:
-            yield _unescape(raw).strip().lower().encode()
+            codes.append(_unescape(raw).strip().lower().encode())
+    return codes
 
 
 def _unescape(raw: bytes) -> str:
@@ -92,10 +179,14 @@ def _unescape(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _in_valuesets(codes: list[bytes], index: _Index) -> bool:
+    return not index.codes.isdisjoint(codes) or any(
+        code.startswith(index.prefixes) for code in codes
+    )
+
+
 def _words(blob: bytes) -> list[bytes]:
     """Every word of the JSON text (keys too: harmless, they only widen the test)."""
-    if _GLUING_ESCAPE.search(blob):
-        blob = _ESCAPE.sub(b" ", blob)  # "a\nb" is the words a and b, not a and nb
     if blob.isascii():
         return blob.translate(_TO_WORDS).split()
     # Beyond ASCII, lower-casing is Unicode's (the Kelvin sign lowers to "k"), as the matcher's.
@@ -103,9 +194,27 @@ def _words(blob: bytes) -> list[bytes]:
 
 
 def _text_matches(blob: bytes, index: _Index) -> bool:
-    words = _words(blob)
+    if _screened_out(blob, index):
+        return False  # the common case, decided on fewer words
+    if _GLUING_ESCAPE.search(blob):
+        blob = _ESCAPE.sub(b" ", blob)  # "a\nb" is the words a and b, not a and nb
+    return _patterns_match(_words(blob), index)
+
+
+def _screened_out(blob: bytes, index: _Index) -> bool:
+    """True when the words of `blob` lack a word of every pattern (never wrongly True)."""
+    if index.screen is None or b"\\u" in blob:
+        return False  # \u escapes (control characters) are rare: the exact test reads them
+    if not blob.isascii() and any(letter in blob for letter in _HIDDEN_LETTERS):
+        return False
+    # Read as is, "\nsrs" holds the word nsrs: the screen holds that form too (see _screen).
+    # Bytes beyond ASCII lower to no letter here, as in the exact test.
+    return index.screen.isdisjoint(blob.translate(_TO_WORDS, _DIGITS).split())
+
+
+def _patterns_match(words: list[bytes], index: _Index) -> bool:
     if index.first_words.isdisjoint(words):
-        return False  # the common case, decided at C speed
+        return False
     present = set(words)
     return any(
         pattern <= present
@@ -123,33 +232,39 @@ def _blob(resource: dict) -> bytes | None:
 
 def is_relevant(resource: object) -> bool:
     """False only for a resource that is certainly of no use to the derivation (see module doc)."""
+    return _judge(resource)[0]
+
+
+def _judge(resource: object) -> tuple[bool, bytes | None]:
+    """is_relevant's answer, and the resource's JSON when it was read (to find its references)."""
     if not isinstance(resource, dict):
-        return True  # reported as skipped by parse_record
+        return True, None  # reported as skipped by parse_record
     resource_type = resource.get("resourceType")
     if resource_type in _ALWAYS_KEPT_TYPES or not isinstance(resource_type, str):
-        return True
+        return True, None
     if resource_type not in MODEL_CLASSES:
-        return False  # parse_record does not read this type at all
+        return False, None  # parse_record does not read this type at all
     if resource_type == "Observation" and resource.get("focus"):
-        return True
+        return True, None
     blob = _blob(resource)
-    codes = list(_codes(blob)) if blob is not None else []
-    if blob is None or not codes:
-        return True  # uncoded or unreadable: free text or malformed; the derivation must judge it
+    if blob is None:
+        return True, None  # unreadable: malformed; the derivation must judge it
     index = _index()
-    if any(code in index.codes or code.startswith(index.prefixes) for code in codes):
-        return True
+    coded = _coded(blob, index)
+    if coded is None or coded:
+        return True, blob  # uncoded (free text: the derivation must judge it) or in a value set
     if _text_matches(blob, index):
-        return True
+        return True, blob
     try:
-        return is_void(resource)
+        return is_void(resource), blob
     except (AttributeError, TypeError):  # malformed status fields: keep, parse_record reports it
-        return True
+        return True, blob
 
 
-def _referenced(raw: object) -> Iterator[tuple[str, str]]:
+def _referenced(raw: object, blob: bytes | None) -> Iterator[tuple[str, str]]:
     """(type, id) of each reference in a resource: relative, absolute or versioned."""
-    blob = _blob(raw) if isinstance(raw, dict) else None
+    if blob is None and isinstance(raw, dict):
+        blob = _blob(raw)
     for ref in _REFERENCE.findall(blob or b""):
         parts = ref.decode("utf-8", "replace").split("/_history/")[0].rstrip("/").split("/")
         if len(parts) >= 2:
@@ -160,17 +275,22 @@ def relevant_items(items: Iterable[tuple[str, object]]) -> list[tuple[str, objec
     """The (source, resource) pairs to parse, in their order: the relevant ones, every copy of a
     relevant (type, id), and what they refer to, transitively."""
     listed = list(items)
-    keep = [is_relevant(raw) for _, raw in listed]
-    kept_ids = {identity(raw) for (_, raw), k in zip(listed, keep, strict=True) if k} - {None}
-    frontier = [raw for (_, raw), k in zip(listed, keep, strict=True) if k]
+    judged = [_judge(raw) for _, raw in listed]
+    ids = [identity(raw) for _, raw in listed]
+    kept_ids = {key for key, (keep, _) in zip(ids, judged, strict=True) if keep} - {None}
+    frontier = [(raw, blob) for (_, raw), (keep, blob) in zip(listed, judged, strict=True) if keep]
     while frontier:
-        wanted = {ref for raw in frontier for ref in _referenced(raw)} - kept_ids
+        wanted = {ref for raw, blob in frontier for ref in _referenced(raw, blob)} - kept_ids
         if not wanted:
             break
         kept_ids |= wanted
-        frontier = [raw for _, raw in listed if identity(raw) in wanted]
+        frontier = [
+            (raw, blob)
+            for (_, raw), key, (_, blob) in zip(listed, ids, judged, strict=True)
+            if key in wanted
+        ]
     return [
         (source, raw)
-        for (source, raw), k in zip(listed, keep, strict=True)
-        if k or identity(raw) in kept_ids
+        for (source, raw), key, (keep, _) in zip(listed, ids, judged, strict=True)
+        if keep or key in kept_ids
     ]
