@@ -171,7 +171,8 @@ def post_hook(
         )
         body = response.json() if response.content else None
         return HookResult(response.status_code, body, dict(response.headers))
-    response = target.post(path, json=request, headers=dict(headers or {}))
+    # buffered: read and closed as a WSGI server does; closing writes the call's audit row.
+    response = target.post(path, json=request, headers=dict(headers or {}), buffered=True)
     return HookResult(response.status_code, response.get_json(silent=True), dict(response.headers))
 
 

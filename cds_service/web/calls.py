@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 
 from cds_service.engine import Answer
@@ -24,8 +24,8 @@ def answer_call(
     caller: Caller,
     today: date,
     base_url: str | None = None,
-) -> dict[str, object]:
-    """The response body for a validated hook request."""
+) -> tuple[dict[str, object], Callable[[], None]]:
+    """The response body for a validated hook request, and the call that writes its audit row."""
     started = time.perf_counter()
     record = resolve(service, request, rt.settings, caller)
     resolved = time.perf_counter()
@@ -52,18 +52,17 @@ def answer_call(
         len(answer.record.skipped),
         " ".join(f"{k}={v}" for k, v in timings.items()),
     )
-    _audit(rt, service, request, answer, timings)
-    return {"cards": answer.cards}
+    audit = _audit_record(service, request, answer, timings)
+    return {"cards": answer.cards}, lambda: _write_audit(rt, audit)
 
 
-def _audit(
-    rt: Runtime,
+def _audit_record(
     service: ServiceDefinition,
     request: Mapping,
     answer: Answer,
     timings: Mapping[str, float],
-) -> None:
-    record = AuditRecord(
+) -> AuditRecord:
+    return AuditRecord(
         at=datetime.now(UTC),
         service_id=service.id,
         hook=request["hook"],
@@ -73,6 +72,9 @@ def _audit(
         knowledge_version=answer.knowledge_version,
         timings_ms=timings,
     )
+
+
+def _write_audit(rt: Runtime, record: AuditRecord) -> None:
     try:
         rt.feedback.record_audit(record)
     except Exception:  # an audit failure must not withhold advice from the clinician
