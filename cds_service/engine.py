@@ -56,8 +56,8 @@ class Engine:
             state = derive(rec, today, context)
             return state, evaluate(self.knowledge, state, hook)
 
-        # The resources the findings rest on are validated in full (fhir.resources) before any
-        # card is shown; one that fails is left out and the answer computed again without it.
+        # What the findings rest on is validated by fhir.resources before any card is shown; a
+        # resource that fails is left out and the answer computed again without it.
         record, (state, evaluation) = settle(
             record,
             state_and_evaluation,

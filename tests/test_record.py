@@ -1,5 +1,6 @@
 """Reading the record: a malformed resource is skipped and reported; a duplicated value[x] is
-repaired and reported; what an answer rests on is validated in full before any card shows it."""
+repaired and reported; what an answer rests on is validated by fhir.resources before any card
+shows it."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ HER2 = {
     "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]},
     "valueQuantity": {"value": 3},
 }
-# Valid in every element the derivation reads, invalid elsewhere (identifier must be a list).
-ODD = {**CONDITION, "id": "odd", "identifier": {"value": "not a list"}}
+# The view's regular expression reads the date; fhir.resources knows February has no 30th.
+ODD = {**CONDITION, "id": "odd", "onsetDateTime": "2024-02-30"}
+# Invalid only in an element no rule reads (identifier must be a list).
+UNREAD_GLITCH = {**CONDITION, "id": "glitch", "identifier": {"value": "not a list"}}
 
 
 def test_malformed_resource_is_skipped_and_the_rest_kept(caplog):
@@ -77,18 +80,26 @@ def test_duplicates_by_type_and_id_are_read_once():
     assert len(record.documents) == 1
 
 
-def test_confirm_validates_in_full_and_leaves_out_what_fails(caplog):
+def test_confirm_validates_with_fhir_resources_and_leaves_out_what_fails(caplog):
     record = parse_record([("conditions", CONDITION), ("conditions", ODD)])
     assert [r["id"] for r in record.documents] == ["c1", "odd"]  # the view reads it
     with caplog.at_level(logging.WARNING):
         confirmed = record.confirm(["Condition/c1", "Condition/odd"])
     assert [r["id"] for r in confirmed.documents] == ["c1"]
     assert [(s.resource_id, s.reason) for s in confirmed.skipped] == [
-        ("odd", "identifier: list_type")
+        ("odd", "onsetDateTime: datetime_from_date_parsing")
     ]
     assert confirmed.models["Condition/c1"].code.text == "Breast cancer"
-    assert "Condition/odd from conditions skipped: identifier: list_type" in caplog.text
+    assert "Condition/odd from conditions skipped: onsetDateTime" in caplog.text
     assert confirmed.confirm(["Condition/c1"]) is confirmed  # each resource validated once
+
+
+def test_an_element_no_rule_reads_is_not_judged():
+    """A glitch in the narrative, identifiers or meta must not hide a card resting on the rest."""
+    record = parse_record([("conditions", UNREAD_GLITCH)])
+    confirmed = record.confirm(["Condition/glitch"])
+    assert confirmed.skipped == ()
+    assert "identifier" not in confirmed.documents[0]
 
 
 def _rules(result) -> list[str]:
@@ -104,16 +115,21 @@ def _lapatinib_statement(request: dict) -> dict:
     )
 
 
-def test_no_card_rests_on_a_resource_that_fails_full_validation(client, caplog):
+def test_no_card_rests_on_a_resource_that_fails_fhir_resources_validation(client, caplog):
     """The lapatinib history behind the critical rechallenge card is read through the view; if
-    the resource is invalid FHIR elsewhere, the card must not be shown on its strength."""
+    fhir.resources rejects what was read (a date that does not exist), the card must not be
+    shown on its strength."""
     request = load_json(RECHALLENGE)
     assert "LAPATINIB-RECHALLENGE" in _rules(post_hook(client, request))
 
     broken = copy.deepcopy(request)
     statement = _lapatinib_statement(broken)
-    statement["identifier"] = {"value": "not a list"}
-    MedicationStatement.model_validate(_lapatinib_statement(request))  # the original is valid
+    MedicationStatement.model_validate(statement)  # valid as sent
+    dated = [k for k in ("effectiveDateTime", "effectivePeriod") if k in statement]
+    if dated == ["effectivePeriod"]:
+        statement["effectivePeriod"]["start"] = "2025-02-30"
+    else:
+        statement["effectiveDateTime"] = "2025-02-30"
     with caplog.at_level(logging.WARNING):
         result = post_hook(client, broken)
     assert result.status == 200

@@ -156,6 +156,7 @@ def test_the_view_keeps_what_is_read_and_drops_the_rest() -> None:
         ({"valueQuantity": {"value": "3"}}, "valueQuantity.value"),
         ({"focus": {"reference": "Condition/x"}}, "focus"),
         ({"note": [{"authorString": "x"}]}, "note.0.text"),
+        ({"code": {"text": ""}}, "code.text"),
     ],
 )
 def test_a_malformed_read_element_is_rejected_naming_it(change: dict, field: str) -> None:
@@ -170,3 +171,8 @@ def test_a_required_element_is_required_even_when_not_read() -> None:
     with pytest.raises(ValidationError) as caught:
         view_of({"resourceType": "Condition", "id": "c", "code": {"text": "x"}})
     assert [e["loc"] for e in caught.value.errors()] == [("subject",)]
+
+
+def test_a_null_element_reads_as_absent_as_fhir_resources_reads_it() -> None:
+    observation = {"resourceType": "Observation", "id": "o", "status": "final", "code": {}}
+    assert view_of({**observation, "focus": None}) == observation

@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     record, context = load(body)
     today = args.today or date.today()
-    # As the service does: what the state rests on is validated in full (fhir.resources).
+    # As the service does: what the state rests on is validated by fhir.resources.
     record, state = settle(record, lambda r: derive(r, today, context), references)
     if args.json:
         print(json.dumps(state_to_json(state), indent=2))

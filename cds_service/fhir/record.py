@@ -33,8 +33,9 @@ class Skipped:
 class PatientRecord:
     """The patient's resources, in the order received, duplicates removed.
 
-    `documents` are the checked views (fhir/view): all the derivation reads. `confirm()`
-    validates the resources an answer rests on in full with fhir.resources."""
+    `documents` are the checked views (fhir/view): all the derivation reads. `confirm()` builds
+    the fhir.resources model of the views an answer rests on: what a card says was read from
+    elements fhir.resources has validated."""
 
     documents: tuple[dict, ...] = ()
     skipped: tuple[Skipped, ...] = ()
@@ -43,7 +44,8 @@ class PatientRecord:
     unavailable: frozenset[str] = frozenset()
     # Resources read after a narrow, logged repair (see _single_value).
     repaired: tuple[str, ...] = ()
-    # The JSON each view was taken from and where it came from, in the order of `documents`.
+    # The JSON each view was taken from (what a view left out, no rule reads) and where it came
+    # from, in the order of `documents`.
     originals: tuple[dict, ...] = ()
     sources: tuple[str, ...] = ()
     # The fhir.resources R4B model of each resource confirmed so far, by reference.
@@ -53,7 +55,7 @@ class PatientRecord:
         return tuple(d for d in self.documents if d["resourceType"] == resource_type)
 
     def confirm(self, references: Iterable[str]) -> PatientRecord:
-        """Validate in full, with fhir.resources, the resources named; those that fail are
+        """Validate with fhir.resources the views of the resources named; those that fail are
         skipped and reported like any malformed resource. Returns self when none fails."""
         wanted = set(references) - set(self.models)
         if not wanted:
@@ -64,7 +66,7 @@ class PatientRecord:
             ref = _reference(document)
             if ref not in wanted:
                 continue
-            parsed = parse_resource(self.sources[index], self.originals[index])
+            parsed = parse_resource(self.sources[index], document)
             if isinstance(parsed, Skipped):
                 log.warning("%s", parsed.describe())
                 failed.append(parsed)
@@ -98,7 +100,7 @@ def settle(
     evidence: Callable[[T], Iterable[str]],
 ) -> tuple[PatientRecord, T]:
     """`compute(record)`, then confirm the resources its result rests on; while any of them
-    fails full validation, leave it out and compute again. Each round drops at least one
+    fails fhir.resources validation, leave it out and compute again. Each round drops at least one
     resource, so this ends."""
     while True:
         result = compute(record)
@@ -182,19 +184,15 @@ def parse_record(
     """Check (source, resource JSON) pairs through their views; report what was skipped in the
     log and the record.
 
-    With `relevant_only`, resources that certainly mean nothing to the derivation (fhir/relevance)
-    are left out before anything is checked: they are neither read nor reported."""
-    if relevant_only:
-        # Imported here: relevance reads the value sets in cds_service.state, which imports us.
-        from cds_service.fhir.relevance import relevant_items
+    With `relevant_only`, resources that certainly mean nothing to the derivation (fhir/relevance,
+    judged on the view: the derivation reads nothing else) are left out; a malformed one is
+    reported only if it could have mattered (judged on its JSON, as it has no view)."""
+    # Imported here: relevance reads the value sets in cds_service.state, which imports us.
+    from cds_service.fhir.relevance import is_relevant, relevant_items
 
-        items = relevant_items(items)
-    documents: list[dict] = []
-    originals: list[dict] = []
-    sources: list[str] = []
+    checked: list[tuple[str, dict, dict]] = []  # (source, view, JSON)
     skipped: list[Skipped] = []
     repaired: list[str] = []
-    seen: set[tuple[str, str]] = set()
     for source, raw in items:
         fix = _single_value(raw)
         if fix is not None:
@@ -202,19 +200,29 @@ def parse_record(
             note = f"{raw['resourceType']}/{raw.get('id') or '?'} from {source} repaired: {what}"
             log.warning("%s", note)
             repaired.append(note)
-        checked = check_resource(source, raw)
-        if checked is None:
+        view = check_resource(source, raw)
+        if view is None:
             continue
-        if isinstance(checked, Skipped):
-            log.warning("%s", checked.describe())
-            skipped.append(checked)
+        if isinstance(view, Skipped):
+            if not relevant_only or is_relevant(raw):
+                log.warning("%s", view.describe())
+                skipped.append(view)
             continue
-        key = (checked["resourceType"], checked.get("id") or f"#{len(documents)}")
+        checked.append((source, view, raw))  # type: ignore[arg-type]  # a JSON object: viewed
+    if relevant_only:
+        kept = relevant_items((index, view) for index, (_, view, _) in enumerate(checked))
+        checked = [checked[index] for index, _ in kept]
+    documents: list[dict] = []
+    originals: list[dict] = []
+    sources: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for source, view, raw in checked:
+        key = (view["resourceType"], view.get("id") or f"#{len(documents)}")
         if key in seen:
             continue
         seen.add(key)
-        documents.append(checked)
-        originals.append(raw)  # type: ignore[arg-type]  # checked above: a JSON object
+        documents.append(view)
+        originals.append(raw)
         sources.append(source)
     return PatientRecord(
         tuple(documents),

@@ -1,11 +1,12 @@
-"""Tell, on the raw JSON and before any model is built, which resources the derivation could use.
+"""Tell which resources the derivation could use, cheaply, before it reads any.
 
-Building a fhir.resources model costs about half a millisecond per resource, and most of a real
-record (vitals, labs, unrelated problems and drugs) means nothing to the rules. A resource is left
-out only when it carries codes, none of its codes is in any value set the service knows, no text
-in it could match any of their text patterns, it is not void, and nothing kept refers to it.
-Everything else is kept: the test is deliberately wider than the derivation's own, so the
-derivation sees every resource it would have used.
+parse_record asks this of each resource's view (fhir/view: every element the derivation reads,
+and nothing else), and of the raw JSON of a malformed one (to report it only if it could have
+mattered). Most of a real record (vitals, labs, unrelated problems and drugs) means nothing to the
+rules. A resource is left out only when it carries codes, none of its codes is in any value set
+the service knows, no text in it could match any of their text patterns, it is not void, and
+nothing kept refers to it. Everything else is kept: the test is deliberately wider than the
+derivation's own, so the derivation sees every resource it would have used.
 
 Why it is wider, point by point:
 - codes are compared without their system and case-insensitively, against every value set;
@@ -29,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 import orjson
 
@@ -36,6 +38,8 @@ from cds_service.fhir.models import MODEL_CLASSES
 from cds_service.fhir.references import identity
 from cds_service.state.resources import is_void
 from cds_service.state.terminology import valuesets
+
+S = TypeVar("S")  # whatever tells where a resource came from
 
 # The resource is read as its compact JSON bytes: C-speed, and no key or value escapes the look.
 _CODE = re.compile(rb'"code":(?:"([^"]*)"|(-?[0-9][0-9.eE+-]*))')
@@ -271,8 +275,8 @@ def _referenced(raw: object, blob: bytes | None) -> Iterator[tuple[str, str]]:
             yield parts[-2], parts[-1]
 
 
-def relevant_items(items: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
-    """The (source, resource) pairs to parse, in their order: the relevant ones, every copy of a
+def relevant_items(items: Iterable[tuple[S, object]]) -> list[tuple[S, object]]:
+    """The (source, resource) pairs to read, in their order: the relevant ones, every copy of a
     relevant (type, id), and what they refer to, transitively."""
     listed = list(items)
     judged = [_judge(raw) for _, raw in listed]

@@ -5,9 +5,10 @@ resource); the derivation reads a few elements of each. Every resource the deriv
 through this view first: the elements it reads (READ_ELEMENTS), each typed as FHIR R4 defines it
 (names, cardinality and required-ness are taken from the fhir.resources R4B models; element
 structure from the lean types below; primitives from the FHIR regular expressions), checked in
-Rust. A resource whose read elements are malformed is skipped and reported, as before. The
-resources an answer rests on are then validated in full by fhir.resources (fhir/record.confirm),
-so every card's evidence is a valid R4 resource.
+Rust. A resource whose read elements are malformed is skipped and reported, as before. The views
+of the resources an answer rests on are then validated by fhir.resources (fhir/record.confirm), so
+every element a card rests on is valid R4 as fhir.resources judges it. Elements no rule reads
+(narrative, identifiers, meta) are not judged: a glitch there must not hide a card.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ FhirDateTime = Annotated[
     str, Field(strict=True, pattern=rf"^{_YEAR}({_MONTH}({_DAY}({_TIME})?)?)?$")
 ]
 FhirInstant = Annotated[str, Field(strict=True, pattern=rf"^{_YEAR}{_MONTH}{_DAY}{_TIME}$")]
+FhirString = Annotated[str, Field(strict=True, pattern=r"^[ \r\n\t\S]+$")]
+FhirMarkdown = StrictStr  # may be empty, unlike string
 FhirCode = Annotated[str, Field(strict=True, pattern=r"^[^\s]+(\s[^\s]+)*$")]
 FhirId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
 FhirUri = Annotated[str, Field(strict=True, pattern=r"^\S*$")]
@@ -94,22 +97,22 @@ _STRICT = ConfigDict(strict=True)
 class Coding(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     system: FhirUri
-    version: StrictStr
+    version: FhirString
     code: FhirCode
-    display: StrictStr
+    display: FhirString
 
 
 class CodeableConcept(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     coding: list[Coding]
-    text: StrictStr
+    text: FhirString
 
 
 class Reference(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
-    reference: StrictStr
+    reference: FhirString
     type: FhirUri
-    display: StrictStr
+    display: FhirString
 
 
 class Period(TypedDict, total=False):
@@ -122,14 +125,14 @@ class Quantity(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     value: FhirDecimal
     comparator: FhirCode
-    unit: StrictStr
+    unit: FhirString
     system: FhirUri
     code: FhirCode
 
 
 class Annotation(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
-    text: Required[StrictStr]
+    text: Required[FhirMarkdown]
 
 
 class Extension(TypedDict, total=False):
@@ -187,8 +190,8 @@ LEAN_TYPES: dict[str, Any] = {
     # primitives (the fhir_core annotation's marker class)
     "Code": FhirCode,
     "Id": FhirId,
-    "String": StrictStr,
-    "Markdown": StrictStr,
+    "String": FhirString,
+    "Markdown": FhirMarkdown,
     "Uri": FhirUri,
     "Date": FhirDate,
     "DateTime": FhirDateTime,
@@ -280,6 +283,9 @@ class ChoiceError(ValueError):
 
 def view_of(resource: dict[str, Any]) -> dict[str, Any]:
     """The read elements of `resource`, checked; raises pydantic's ValidationError or ChoiceError."""
+    if None in resource.values():
+        # null is not FHIR JSON, but fhir.resources reads a null element as absent: so does the view.
+        resource = {k: v for k, v in resource.items() if v is not None}
     resource_type = resource["resourceType"]
     for group, required, names in _choice_groups(resource_type):
         present = [n for n in names if n in resource]
