@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from cds_service.fhir.models import MODEL_CLASSES
 from cds_service.fhir.record import parse_record
-from cds_service.fhir.view import LEAN_TYPES, READ_ELEMENTS, fhir_type_name, view_of
+from cds_service.fhir.view import LEAN_TYPES, READ_ELEMENTS, fhir_type_name, view_of, views_of
 from cds_service.state import derive
 from tests.state.support import EXTERNAL, FIXTURES, TODAY
 
@@ -176,3 +176,14 @@ def test_a_required_element_is_required_even_when_not_read() -> None:
 def test_a_null_element_reads_as_absent_as_fhir_resources_reads_it() -> None:
     observation = {"resourceType": "Observation", "id": "o", "status": "final", "code": {}}
     assert view_of({**observation, "focus": None}) == observation
+
+
+def test_many_views_in_one_pass_are_each_resources_view() -> None:
+    resources = [
+        r
+        for _, r in _prefetch_entries(_bench_request(200))
+        if isinstance(r, dict) and r.get("resourceType") in MODEL_CLASSES
+    ]
+    assert views_of(resources) == [view_of(r) for r in resources]
+    with pytest.raises(ValidationError):
+        views_of([*resources, {**resources[0], "id": 3}])

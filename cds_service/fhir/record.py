@@ -10,7 +10,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
-from cds_service.fhir.view import ChoiceError, view_of
+from cds_service.fhir.view import ChoiceError, view_of, views_of
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,21 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
     return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
 
 
+def _views_in_one_pass(received: list[tuple[str, object]]) -> dict[int, dict]:
+    """The views of the resources of types we read, by index, from one call into pydantic-core;
+    {} when any is malformed (then each is checked, and reported, on its own)."""
+    readable = [
+        i
+        for i, (_, raw) in enumerate(received)
+        if isinstance(raw, dict) and raw.get("resourceType") in MODEL_CLASSES
+    ]
+    try:
+        views = views_of([received[i][1] for i in readable])  # type: ignore[misc]  # dicts
+    except (ValidationError, ValueError, TypeError, RecursionError):
+        return {}
+    return dict(zip(readable, views, strict=True))
+
+
 def parse_record(
     items: Iterable[tuple[str, object]],
     unavailable: Iterable[str] = (),
@@ -193,6 +208,7 @@ def parse_record(
     checked: list[tuple[str, dict, dict]] = []  # (source, view, JSON)
     skipped: list[Skipped] = []
     repaired: list[str] = []
+    received: list[tuple[str, object]] = []
     for source, raw in items:
         fix = _single_value(raw)
         if fix is not None:
@@ -200,7 +216,10 @@ def parse_record(
             note = f"{raw['resourceType']}/{raw.get('id') or '?'} from {source} repaired: {what}"
             log.warning("%s", note)
             repaired.append(note)
-        view = check_resource(source, raw)
+        received.append((source, raw))
+    viewed = _views_in_one_pass(received)
+    for index, (source, raw) in enumerate(received):
+        view = viewed.get(index) or check_resource(source, raw)
         if view is None:
             continue
         if isinstance(view, Skipped):

@@ -15,9 +15,19 @@ from __future__ import annotations
 
 import typing
 from functools import cache
-from typing import Annotated, Any, NotRequired, Required
+from typing import Annotated, Any, NotRequired, Required, Union
 
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+)
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from cds_service.fhir.models import MODEL_CLASSES
@@ -236,7 +246,7 @@ def _required(info: Any) -> bool:
 
 
 @cache
-def _choice_groups(resource_type: str) -> tuple[tuple[str, bool, tuple[str, ...]], ...]:
+def _choice_groups(resource_type: str) -> tuple[tuple[str, bool, frozenset[str]], ...]:
     """(group, required, element names) of each choice type [x] holding an element we read.
 
     Checked on the whole resource: "onsetDateTime" beside "onsetAge" is as invalid as two read
@@ -252,7 +262,7 @@ def _choice_groups(resource_type: str) -> tuple[tuple[str, bool, tuple[str, ...]
             )
             names.append(info.alias or name)
     return tuple(
-        (group, required, tuple(names))
+        (group, required, frozenset(names))
         for group, (required, names) in groups.items()
         if READ_ELEMENTS.intersection(names)
     )
@@ -263,8 +273,8 @@ _make_typed_dict: Any = TypedDict
 
 
 @cache
-def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
-    """The compiled validator of a resource type's view (built once per type)."""
+def _view_type(resource_type: str) -> Any:
+    """The TypedDict of a resource type's view."""
     model = MODEL_CLASSES[resource_type]
     fields: dict[str, Any] = {"resourceType": Required[StrictStr]}
     for name, info in model.model_fields.items():
@@ -274,23 +284,49 @@ def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
             fields[alias] = _field_type(resource_type, alias, info)
     view = _make_typed_dict(f"{resource_type}View", fields, total=False)
     view.__pydantic_config__ = _STRICT
-    return TypeAdapter(view)
+    return view
+
+
+@cache
+def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
+    """The compiled validator of a resource type's view (built once per type)."""
+    return TypeAdapter(_view_type(resource_type))
+
+
+def _resource_type(resource: Any) -> str | None:
+    return resource.get("resourceType") if isinstance(resource, dict) else None
+
+
+@cache
+def _many_adapter() -> TypeAdapter[list[dict[str, Any]]]:
+    """One validator for a list of resources of any type we read (one call into pydantic-core)."""
+    tagged = tuple(Annotated[_view_type(t), Tag(t)] for t in MODEL_CLASSES)
+    return TypeAdapter(list[Annotated[Union[tagged], Discriminator(_resource_type)]])  # type: ignore[valid-type]  # noqa: UP007
 
 
 class ChoiceError(ValueError):
     """Two values for one choice element, or none for a required one."""
 
 
-def view_of(resource: dict[str, Any]) -> dict[str, Any]:
-    """The read elements of `resource`, checked; raises pydantic's ValidationError or ChoiceError."""
+def _prepared(resource: dict[str, Any]) -> dict[str, Any]:
+    """`resource` without null elements, once its choice elements [x] are checked."""
     if None in resource.values():
         # null is not FHIR JSON, but fhir.resources reads a null element as absent: so does the view.
         resource = {k: v for k, v in resource.items() if v is not None}
-    resource_type = resource["resourceType"]
-    for group, required, names in _choice_groups(resource_type):
-        present = [n for n in names if n in resource]
-        if len(present) > 1:
-            raise ChoiceError(f"{group}[x]: {len(present)} values")
+    for group, required, names in _choice_groups(resource["resourceType"]):
+        present = len(names & resource.keys())
+        if present > 1:
+            raise ChoiceError(f"{group}[x]: {present} values")
         if required and not present:
             raise ChoiceError(f"{group}[x]: missing")
-    return view_adapter(resource_type).validate_python(resource)
+    return resource
+
+
+def view_of(resource: dict[str, Any]) -> dict[str, Any]:
+    """The read elements of `resource`, checked; raises pydantic's ValidationError or ChoiceError."""
+    return view_adapter(resource["resourceType"]).validate_python(_prepared(resource))
+
+
+def views_of(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """view_of each resource (all of types we read) in one pass; raises if any is malformed."""
+    return _many_adapter().validate_python([_prepared(r) for r in resources])
