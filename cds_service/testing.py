@@ -171,8 +171,7 @@ def post_hook(
         )
         body = response.json() if response.content else None
         return HookResult(response.status_code, body, dict(response.headers))
-    # buffered: read and closed as a WSGI server does; closing writes the call's audit row.
-    response = target.post(path, json=request, headers=dict(headers or {}), buffered=True)
+    response = target.post(path, json=request, headers=dict(headers or {}))
     return HookResult(response.status_code, response.get_json(silent=True), dict(response.headers))
 
 

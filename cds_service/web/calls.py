@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from cds_service.engine import Answer
@@ -24,8 +24,8 @@ def answer_call(
     caller: Caller,
     today: date,
     base_url: str | None = None,
-) -> tuple[dict[str, object], Callable[[], None]]:
-    """The response body for a validated hook request, and the call that writes its audit row."""
+) -> dict[str, object]:
+    """The response body for a validated hook request."""
     started = time.perf_counter()
     record = resolve(service, request, rt.settings, caller)
     resolved = time.perf_counter()
@@ -52,17 +52,18 @@ def answer_call(
         len(answer.record.skipped),
         " ".join(f"{k}={v}" for k, v in timings.items()),
     )
-    audit = _audit_record(service, request, answer, timings)
-    return {"cards": answer.cards}, lambda: _write_audit(rt, audit)
+    _audit(rt, service, request, answer, timings)
+    return {"cards": answer.cards}
 
 
-def _audit_record(
+def _audit(
+    rt: Runtime,
     service: ServiceDefinition,
     request: Mapping,
     answer: Answer,
     timings: Mapping[str, float],
-) -> AuditRecord:
-    return AuditRecord(
+) -> None:
+    record = AuditRecord(
         at=datetime.now(UTC),
         service_id=service.id,
         hook=request["hook"],
@@ -72,9 +73,6 @@ def _audit_record(
         knowledge_version=answer.knowledge_version,
         timings_ms=timings,
     )
-
-
-def _write_audit(rt: Runtime, record: AuditRecord) -> None:
     try:
         rt.feedback.record_audit(record)
     except Exception:  # an audit failure must not withhold advice from the clinician

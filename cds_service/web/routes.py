@@ -38,12 +38,9 @@ def call_service(service_id: str) -> Response:
         today = as_of_date(hook_request, today)
     # Where this service is reached: the public URL behind a proxy, else the URL called.
     base_url = rt.settings.public_base_url or request.host_url
-    body, write_audit = answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
-    response = json_response(body)
-    # The audit row is written once the answer has been handed to the server: the EHR does not
-    # wait on the database, and this worker still writes the row before it takes another request.
-    response.call_on_close(write_audit)
-    return response
+    return json_response(
+        answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
+    )
 
 
 @bp.post("/cds-services/<service_id>/feedback")

@@ -63,7 +63,7 @@ def test_report_after_replaying_hooks_counts_every_card_and_answer(
             "order-select": "her2-cns-order-select",
             "order-sign": "her2-cns-order-sign",
         }[request["hook"]]
-        response = web.post(f"/cds-services/{service_id}", json=request, buffered=True)
+        response = web.post(f"/cds-services/{service_id}", json=request)
         assert response.status_code == 200, (path.name, response.get_json())
         for card in response.get_json()["cards"]:
             shown[service_id] += 1
