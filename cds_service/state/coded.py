@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from cds_service.state.resources import Resources
 from cds_service.state.terminology import code_sets, text_of, valueset
@@ -32,11 +31,4 @@ def _coded(resource: dict) -> Coded:
 
 def coded(res: Resources, *types: str) -> tuple[Coded, ...]:
     """The resources of `types` (in that order, as `res.of` gives them), each looked up once."""
-    found: list[Coded] = []
-    for rtype in types:
-        found += res.once(f"coded:{rtype}", partial(_coded_of_type, res, rtype))
-    return tuple(found)
-
-
-def _coded_of_type(res: Resources, rtype: str) -> tuple[Coded, ...]:
-    return tuple(map(_coded, res.of(rtype)))
+    return res.per_type("coded", types, lambda rtype: tuple(map(_coded, res.of(rtype))))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from cds_service.state import dates
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
@@ -27,14 +25,9 @@ def _on_brain(study: dict) -> bool:
 
 def brain_mris(res: Resources, *types: str) -> tuple[dict, ...]:
     """The brain MRIs among the resources of `types` (in `res.of` order), each checked once."""
-    found: list[dict] = []
-    for rtype in types:
-        found += res.once(f"brain-mri:{rtype}", partial(_brain_mris_of_type, res, rtype))
-    return tuple(found)
-
-
-def _brain_mris_of_type(res: Resources, rtype: str) -> tuple[dict, ...]:
-    return tuple(r for r in res.of(rtype) if is_brain_mri(r))
+    return res.per_type(
+        "brain-mri", types, lambda rtype: tuple(r for r in res.of(rtype) if is_brain_mri(r))
+    )
 
 
 def is_brain_mri(resource: dict) -> bool:

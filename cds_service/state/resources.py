@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from cds_service.fhir.record import PatientRecord
@@ -44,6 +45,12 @@ class Resources:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[no-any-return]
+
+    def per_type(
+        self, key: str, types: tuple[str, ...], compute: Callable[[str], tuple[T, ...]]
+    ) -> tuple[T, ...]:
+        """`compute(type)` for each of `types`, each once per record, joined in `types` order."""
+        return tuple(item for t in types for item in self.once(f"{key}:{t}", partial(compute, t)))
 
     def of(self, *types: str) -> tuple[dict, ...]:
         return tuple(r for t in types for r in self.by_type.get(t, ()))
