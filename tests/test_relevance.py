@@ -286,3 +286,14 @@ def test_the_code_screen_agrees_with_reading_every_code():
 def test_a_resource_whose_only_codes_are_objects_is_uncoded():
     blob = orjson.dumps({"resourceType": "Condition", "code": {"text": "x"}})
     assert relevance._coded(blob, relevance._index()) is None
+
+
+def test_the_joint_text_screen_decides_as_each_resource_alone():
+    """One screen over all undecided resources together gives each the answer it gets alone."""
+    from cds_service.fhir.relevance import _judge_all
+
+    mentioned = dict(OBESITY, id="o2", note=[{"text": "new brain metastasis on MRI"}])
+    resources = [BODY_WEIGHT, OBESITY, mentioned, dict(BODY_WEIGHT, id="w2")]
+    alone = [_judge_all([r])[0][0] for r in resources]
+    assert [decision for decision, _ in _judge_all(resources)] == alone
+    assert alone == [False, False, True, False]

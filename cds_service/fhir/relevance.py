@@ -236,11 +236,15 @@ def _blob(resource: dict) -> bytes | None:
 
 def is_relevant(resource: object) -> bool:
     """False only for a resource that is certainly of no use to the derivation (see module doc)."""
-    return _judge(resource)[0]
+    return _judge_all([resource])[0][0]
 
 
-def _judge(resource: object) -> tuple[bool, bytes | None]:
-    """is_relevant's answer, and the resource's JSON when it was read (to find its references)."""
+_UNDECIDED = None  # coded, but with no code in a value set: its text and status decide
+
+
+def _judge_codes(resource: object) -> tuple[bool | None, bytes | None]:
+    """is_relevant's answer where all but the text and status tests decide it (else _UNDECIDED),
+    and the resource's JSON when it was read (to find its references)."""
     if not isinstance(resource, dict):
         return True, None  # reported as skipped by parse_record
     resource_type = resource.get("resourceType")
@@ -253,16 +257,34 @@ def _judge(resource: object) -> tuple[bool, bytes | None]:
     blob = _blob(resource)
     if blob is None:
         return True, None  # unreadable: malformed; the derivation must judge it
-    index = _index()
-    coded = _coded(blob, index)
+    coded = _coded(blob, _index())
     if coded is None or coded:
         return True, blob  # uncoded (free text: the derivation must judge it) or in a value set
-    if _text_matches(blob, index):
-        return True, blob
+    return _UNDECIDED, blob
+
+
+def _judge_all(resources: list[object]) -> list[tuple[bool, bytes | None]]:
+    """is_relevant of each resource, and its JSON when read. The text screen runs once over all
+    the undecided ones together: in a real record most share no word with any pattern, and then
+    none of them needs its own look (joined with spaces, no word spans two resources)."""
+    index = _index()
+    judged = [_judge_codes(r) for r in resources]
+    undecided = [i for i, (decision, _) in enumerate(judged) if decision is _UNDECIDED]
+    blobs = {i: judged[i][1] or b"" for i in undecided}
+    none_match = len(undecided) > 1 and _screened_out(b" ".join(blobs.values()), index)
+    decided: list[tuple[bool, bytes | None]] = []
+    for i, (decision, blob) in enumerate(judged):
+        if decision is _UNDECIDED:
+            decision = (not none_match and _text_matches(blobs[i], index)) or _void(resources[i])
+        decided.append((decision, blob))
+    return decided
+
+
+def _void(resource: object) -> bool:
     try:
-        return is_void(resource), blob
+        return is_void(resource)  # type: ignore[arg-type]  # a dict: _judge_codes read it
     except (AttributeError, TypeError):  # malformed status fields: keep, parse_record reports it
-        return True, blob
+        return True
 
 
 def _referenced(raw: object, blob: bytes | None) -> Iterator[tuple[str, str]]:
@@ -279,7 +301,7 @@ def relevant_items(items: Iterable[tuple[S, object]]) -> list[tuple[S, object]]:
     """The (source, resource) pairs to read, in their order: the relevant ones, every copy of a
     relevant (type, id), and what they refer to, transitively."""
     listed = list(items)
-    judged = [_judge(raw) for _, raw in listed]
+    judged = _judge_all([raw for _, raw in listed])
     ids = [identity(raw) for _, raw in listed]
     kept_ids = {key for key, (keep, _) in zip(ids, judged, strict=True) if keep} - {None}
     frontier = [(raw, blob) for (_, raw), (keep, blob) in zip(listed, judged, strict=True) if keep]
