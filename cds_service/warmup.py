@@ -256,6 +256,29 @@ def _record_json() -> list[dict[str, Any]]:
             "intent": "order",
             "code": _concept(_SNOMED, "12738006", "Brain structure"),
         },
+        # What most of a real record is, and the relevance filter drops: a vital sign and an
+        # unrelated problem (codes as in the HL7 examples in /work/shared/external).
+        {
+            "resourceType": "Observation",
+            "id": "w-weight",
+            **common,
+            "status": "final",
+            "code": _concept(_LOINC, "29463-7", "Body Weight"),
+            "effectiveDateTime": "2024-05-01",
+            "valueQuantity": {
+                "value": 61.2,
+                "unit": "kg",
+                "system": "http://unitsofmeasure.org",
+                "code": "kg",
+            },
+        },
+        {
+            "resourceType": "Condition",
+            "id": "w-obesity",
+            **common,
+            "code": _concept(_SNOMED, "414916001", "Obesity (disorder)"),
+            "onsetDateTime": "2019-01-01",
+        },
     ]
 
 
@@ -381,6 +404,10 @@ def warm_worker(app: Flask) -> float:
     try:
         post_synthetic_hooks(app)
         app.extensions["cds"].feedback.warm()
+        # The warm-up's garbage collected now, and what it left set aside like the master's:
+        # the first real hook then neither pays for a collection nor walks these objects.
+        gc.collect()
+        gc.freeze()
     except Exception:
         log.exception("worker warm-up failed; its first hook will be slower")
     seconds = time.perf_counter() - started

@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -17,6 +18,15 @@ from cds_service.warmup import post_synthetic_hooks, warm_up, warm_worker
 from cds_service.web.auth import Authenticator
 
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures/scenarios/01-rechallenge-after-srs.json"
+
+
+@pytest.fixture(autouse=True)
+def _heap_restored():
+    """A worker's warm-up freezes its heap, as it should; this test process must not stay so."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def test_warm_up_writes_no_audit_row_and_answers_stay_the_same(app, client):
@@ -61,6 +71,7 @@ def test_a_worker_says_when_it_is_ready(app, caplog):
     with caplog.at_level(logging.INFO, logger="cds_service.warmup"):
         warm_worker(app)
     assert f"worker {os.getpid()} ready" in caplog.text
+    assert gc.get_freeze_count() > 0  # what the warm-up left is set aside from collections
 
 
 def test_gunicorn_workers_warm_the_flask_app_even_behind_middleware(app, caplog):
