@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _DAY = date(2026, 1, 1)  # any fixed day: the synthetic hook's answer is thrown away
 _PATIENT = "warm-up"
+_FILLERS = ("w-weight", "w-obesity")
+_FILLER_COPIES = 15
 _GC_YOUNG_THRESHOLD = 10_000  # allocations between young collections in the workers (see warm_up)
 _LOINC = "http://loinc.org"
 _SNOMED = "http://snomed.info/sct"
@@ -340,6 +342,10 @@ def post_synthetic_hooks(app: Flask) -> int:
         clock=lambda: _DAY,
     )
     record = _record_json()
+    # As large as a real prefetch: a worker's first real hook otherwise still pays for memory
+    # it had never used (about 1.5 times a steady hook's time).
+    fillers = [r for r in record if r["id"] in _FILLERS]
+    record += [{**r, "id": f"{r['id']}-{n}"} for n in range(_FILLER_COPIES) for r in fillers]
     made = 0
     try:
         with app.test_client() as client:
