@@ -17,8 +17,10 @@ def read_json(request: Request, limit: int) -> object:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
-    # Read one byte past the limit: a client may send more than it declared, or not declare.
-    data = request.stream.read(limit + 1)
+    # What was declared (the server never passes more), else one byte past the limit. Asking for
+    # `limit` bytes whatever the body made the stream allocate a buffer that size (5 MB) on every
+    # call: 0.3 ms for a 37 KB hook, 1.9 ms for 285 KB, measured inside a gunicorn worker.
+    data = request.stream.read(declared if declared is not None else limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
     if not data.strip():
