@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import typing
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from typing import Any, cast
@@ -327,13 +328,12 @@ class _NoAudit:
         """Nothing: a warm-up hook is not a call to audit."""
 
 
-def post_synthetic_hooks(app: Flask) -> int:
-    """Each service's hook POSTed through the app's own route (Flask, request reading, envelope
-    validation, prefetch, relevance, models, derivation, rules, cards, response); cards made.
-
-    The route runs on a copy of the runtime that cannot write (no audit row), does not
-    authenticate (the caller is the warm-up itself) and has a fixed clock: swapped in only here, where no real
-    request can arrive (before the fork, or before the worker accepts), and always restored."""
+@contextlib.contextmanager
+def quiet_runtime(app: Flask) -> Iterator[None]:
+    """The app's routes on a copy of the runtime that cannot write (no audit row), does not
+    authenticate (the caller is the warm-up itself) and has a fixed clock. Only for the warm-up,
+    where no real request can arrive (before the fork, or before the worker accepts); the real
+    runtime is always restored."""
     runtime: Runtime = app.extensions["cds"]
     app.extensions["cds"] = replace(
         runtime,
@@ -341,26 +341,36 @@ def post_synthetic_hooks(app: Flask) -> int:
         authenticator=Authenticator(replace(runtime.settings, auth_enabled=False)),
         clock=lambda: _DAY,
     )
-    record = _record_json()
-    # As large as a real prefetch: a worker's first real hook otherwise still pays for memory
-    # it had never used (about 1.5 times a steady hook's time).
-    fillers = [r for r in record if r["id"] in _FILLERS]
-    record += [{**r, "id": f"{r['id']}-{n}"} for n in range(_FILLER_COPIES) for r in fillers]
-    made = 0
     try:
-        with app.test_client() as client:
-            for service in SERVICES:
-                response = client.post(
-                    f"/cds-services/{service.id}",
-                    data=orjson.dumps(_hook_request(service, record)),
-                    content_type="application/json",
-                )
-                if response.status_code != 200:
-                    raise RuntimeError(f"warm-up hook {service.id}: HTTP {response.status_code}")
-                made += len(orjson.loads(response.data)["cards"])
-            client.get("/health")
+        yield
     finally:
         app.extensions["cds"] = runtime
+
+
+def synthetic_requests() -> list[tuple[str, bytes]]:
+    """(path, JSON body) of each service's hook on the synthetic record, as large as a real
+    prefetch: a worker's first real hook otherwise still pays for memory it had never used."""
+    record = _record_json()
+    fillers = [r for r in record if r["id"] in _FILLERS]
+    record += [{**r, "id": f"{r['id']}-{n}"} for n in range(_FILLER_COPIES) for r in fillers]
+    return [
+        (f"/cds-services/{service.id}", orjson.dumps(_hook_request(service, record)))
+        for service in SERVICES
+    ]
+
+
+def post_synthetic_hooks(app: Flask) -> int:
+    """Each service's hook POSTed through the app's own route (Flask, request reading, envelope
+    validation, prefetch, relevance, views, derivation, rules, cards, response) on the quiet
+    runtime; how many cards they made."""
+    made = 0
+    with quiet_runtime(app), app.test_client() as client:
+        for path, body in synthetic_requests():
+            response = client.post(path, data=body, content_type="application/json")
+            if response.status_code != 200:
+                raise RuntimeError(f"warm-up hook {path}: HTTP {response.status_code}")
+            made += len(orjson.loads(response.data)["cards"])
+        client.get("/health")
     return made
 
 

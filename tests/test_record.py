@@ -135,3 +135,29 @@ def test_no_card_rests_on_a_resource_that_fails_fhir_resources_validation(client
     assert result.status == 200
     assert "LAPATINIB-RECHALLENGE" not in _rules(result)
     assert f"MedicationStatement/{statement['id']} from medicationStatements skipped" in caplog.text
+
+
+def test_a_valid_resource_passes_confirm_from_its_view():
+    """The view keeps what fhir.resources requires, down to an ImagingStudy series' uid."""
+    study = {
+        "resourceType": "ImagingStudy",
+        "id": "mri-1",
+        "status": "available",
+        "subject": {"reference": "Patient/p"},
+        "started": "2026-05-01",
+        "series": [
+            {
+                "uid": "1.2.840.113619.2.1",
+                "number": 1,
+                "modality": {
+                    "system": "http://dicom.nema.org/resources/ontology/DCM",
+                    "code": "MR",
+                },
+                "bodySite": {"system": "http://snomed.info/sct", "code": "12738006"},
+            }
+        ],
+    }
+    record = parse_record([("imagingStudies", study)], relevant_only=False)
+    confirmed = record.confirm(["ImagingStudy/mri-1"])
+    assert confirmed.skipped == ()
+    assert confirmed.models["ImagingStudy/mri-1"].series[0].uid == "1.2.840.113619.2.1"

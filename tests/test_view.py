@@ -187,3 +187,16 @@ def test_many_views_in_one_pass_are_each_resources_view() -> None:
     assert views_of(resources) == [view_of(r) for r in resources]
     with pytest.raises(ValidationError):
         views_of([*resources, {**resources[0], "id": 3}])
+
+
+@pytest.mark.parametrize("type_name", COMPLEX)
+def test_each_lean_type_keeps_every_element_fhir_requires(type_name: str) -> None:
+    """A view is validated by fhir.resources (confirm): it must keep every required element."""
+    model = _element_model(type_name)
+    hints = typing.get_type_hints(LEAN_TYPES[type_name], include_extras=True)
+    required = {k for k, hint in hints.items() if typing.get_origin(hint) is typing.Required}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if info.is_required() or extra.get("element_required"):
+            alias = info.alias or name
+            assert alias in hints and alias in required, f"{type_name}.{alias} is required"

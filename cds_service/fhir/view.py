@@ -170,6 +170,7 @@ class Dosage(TypedDict, total=False):
 
 class ImagingStudySeries(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
+    uid: Required[FhirId]  # not read, but required: confirm() validates the view
     modality: Required[Coding]
     bodySite: Coding
 
