@@ -1,4 +1,4 @@
-"""The patient's record from FHIR JSON: each resource checked; a malformed one is skipped and reported, never fatal."""
+"""The patient's record from FHIR JSON: each resource checked; a malformed one skipped and reported."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class PatientRecord:
         if not wanted:
             return self
         models = dict(self.models)
-        failed: list[Skipped] = []
+        failed: dict[int, Skipped] = {}
         for index, document in enumerate(self.documents):
             ref = _reference(document)
             if ref not in wanted:
@@ -69,19 +69,18 @@ class PatientRecord:
             parsed = parse_resource(self.sources[index], document)
             if isinstance(parsed, Skipped):
                 log.warning("%s", parsed.describe())
-                failed.append(parsed)
+                failed[index] = parsed
             elif parsed is not None:
                 models[ref] = parsed
         if not failed:
             return replace(self, models=models)
-        bad = {f"{f.resource_type}/{f.resource_id}" for f in failed}
-        keep = [i for i, d in enumerate(self.documents) if _reference(d) not in bad]
+        keep = [i for i in range(len(self.documents)) if i not in failed]
         return replace(
             self,
             documents=tuple(self.documents[i] for i in keep),
             originals=tuple(self.originals[i] for i in keep),
             sources=tuple(self.sources[i] for i in keep),
-            skipped=self.skipped + tuple(failed),
+            skipped=self.skipped + tuple(failed.values()),
             models=models,
         )
 
