@@ -44,9 +44,7 @@ class PatientRecord:
     unavailable: frozenset[str] = frozenset()
     # Resources read after a narrow, logged repair (see _single_value).
     repaired: tuple[str, ...] = ()
-    # The JSON each view was taken from (what a view left out, no rule reads) and where it came
-    # from, in the order of `documents`.
-    originals: tuple[dict, ...] = ()
+    # Where each resource came from (prefetch key or query), in the order of `documents`.
     sources: tuple[str, ...] = ()
     # The fhir.resources R4B model of each resource confirmed so far, by reference.
     models: Mapping[str, FHIRResourceModel] = field(default_factory=dict, compare=False)
@@ -78,7 +76,6 @@ class PatientRecord:
         return replace(
             self,
             documents=tuple(self.documents[i] for i in keep),
-            originals=tuple(self.originals[i] for i in keep),
             sources=tuple(self.sources[i] for i in keep),
             skipped=self.skipped + tuple(failed.values()),
             models=models,
@@ -204,7 +201,7 @@ def parse_record(
     # Imported here: relevance reads the value sets in cds_service.state, which imports us.
     from cds_service.fhir.relevance import is_relevant, relevant_items
 
-    checked: list[tuple[str, dict, dict]] = []  # (source, view, JSON)
+    checked: list[tuple[str, dict]] = []  # (source, view)
     skipped: list[Skipped] = []
     repaired: list[str] = []
     received: list[tuple[str, object]] = []
@@ -226,27 +223,24 @@ def parse_record(
                 log.warning("%s", view.describe())
                 skipped.append(view)
             continue
-        checked.append((source, view, raw))  # type: ignore[arg-type]  # a JSON object: viewed
+        checked.append((source, view))
     if relevant_only:
-        kept = relevant_items((index, view) for index, (_, view, _) in enumerate(checked))
+        kept = relevant_items((index, view) for index, (_, view) in enumerate(checked))
         checked = [checked[index] for index, _ in kept]
     documents: list[dict] = []
-    originals: list[dict] = []
     sources: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for source, view, raw in checked:
+    for source, view in checked:
         key = (view["resourceType"], view.get("id") or f"#{len(documents)}")
         if key in seen:
             continue
         seen.add(key)
         documents.append(view)
-        originals.append(raw)
         sources.append(source)
     return PatientRecord(
         tuple(documents),
         tuple(skipped),
         frozenset(unavailable),
         tuple(repaired),
-        tuple(originals),
         tuple(sources),
     )
