@@ -13,7 +13,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cds_service.config import Settings
 from cds_service.fhir.fetch import fetch_missing
+from cds_service.testing import serving
 
 QUERIES = {
     "conditions": "Condition?patient=bench-1",
@@ -69,14 +69,8 @@ def _handler(delay: float) -> type[BaseHTTPRequestHandler]:
 def local_server(delay: float) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(delay))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(server) as port:
+        yield f"http://127.0.0.1:{port}/fhir"
 
 
 def _timed(base: str, queries: dict[str, str], settings: Settings) -> float:

@@ -13,6 +13,7 @@ app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service repl
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 import time
 import uuid
@@ -299,11 +300,17 @@ def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve a WSGI app on a free port of 127.0.0.1 in a thread; yields its base URL."""
     from werkzeug.serving import make_server
 
-    server = make_server(host, 0, app, threaded=True)
+    with serving(make_server(host, 0, app, threaded=True)) as port:
+        yield f"http://{host}:{port}"
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """Run `server` (bound to a free port) in a thread; yields its port; shuts it down after."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://{host}:{server.server_port}"
+        yield int(server.server_address[1])  # type: ignore[index]  # an (host, port) address
     finally:
         server.shutdown()
         thread.join(timeout=5)

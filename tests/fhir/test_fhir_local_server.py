@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from fhir_fakes import PATIENT, make_settings, resource, searchset
 
 from cds_service.fhir.fetch import fetch_missing
+from cds_service.testing import serving
 
 
 @contextmanager
@@ -30,14 +31,8 @@ def local_server(handle) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(server) as port:
+        yield f"http://127.0.0.1:{port}/fhir"
 
 
 def fetch(base: str, **settings: object):
