@@ -27,9 +27,10 @@ from flask import Flask
 
 from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
-from cds_service.services import SERVICES, ServiceDefinition
+from cds_service.services import SERVICES
 from cds_service.state.brain import MASS_EFFECT_TERMS
 from cds_service.state.terminology import mentions_any, valuesets
+from cds_service.testing import hook_request
 from cds_service.web.auth import Authenticator
 from cds_service.web.runtime import Runtime
 
@@ -285,40 +286,14 @@ def _record_json() -> list[dict[str, Any]]:
     ]
 
 
-def _hook_request(service: ServiceDefinition, record: list[dict[str, Any]]) -> dict[str, Any]:
-    """The service's hook on the synthetic record, everything sent as prefetch (nothing fetched)."""
-    draft = {
-        "resourceType": "MedicationRequest",
-        "id": "w-draft",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": f"Patient/{_PATIENT}"},
-        "medicationCodeableConcept": _concept(_RXNORM, "480167", "lapatinib"),
-    }
-    context: dict[str, Any] = {"userId": "Practitioner/w", "patientId": _PATIENT}
-    if service.hook != "patient-view":
-        context["draftOrders"] = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": draft}],
-        }
-    if service.hook == "order-select":
-        context["selections"] = ["MedicationRequest/w-draft"]
-    return {
-        "hook": service.hook,
-        "hookInstance": f"warm-up-{service.hook}",
-        "context": context,
-        "prefetch": {key: _prefetched(service, key, record) for key in service.prefetch},
-    }
-
-
-def _prefetched(service: ServiceDefinition, key: str, record: list[dict[str, Any]]) -> Any:
-    kind = service.resource_type(key)
-    found = [r for r in record if r["resourceType"] == kind]
-    if service.prefetch[key].startswith(f"{kind}/"):  # a read: the resource itself
-        return found[0] if found else None
-    entries = [{"fullUrl": f"{kind}/{r['id']}", "resource": r} for r in found]
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(found), "entry": entries}
+_DRAFT = {
+    "resourceType": "MedicationRequest",
+    "id": "w-draft",
+    "status": "draft",
+    "intent": "order",
+    "subject": {"reference": f"Patient/{_PATIENT}"},
+    "medicationCodeableConcept": _concept(_RXNORM, "480167", "lapatinib"),
+}
 
 
 class _NoAudit:
@@ -354,7 +329,19 @@ def synthetic_requests() -> list[tuple[str, bytes]]:
     fillers = [r for r in record if r["id"] in _FILLERS]
     record += [{**r, "id": f"{r['id']}-{n}"} for n in range(_FILLER_COPIES) for r in fillers]
     return [
-        (f"/cds-services/{service.id}", orjson.dumps(_hook_request(service, record)))
+        (
+            f"/cds-services/{service.id}",
+            orjson.dumps(
+                # The service's own prefetch templates filled from the record, as an EHR would.
+                hook_request(
+                    {"entry": [{"resource": r} for r in record]},
+                    service.hook,
+                    draft_orders=[_DRAFT],
+                    user_id="Practitioner/w",
+                    hook_instance=f"warm-up-{service.hook}",
+                )
+            ),
+        )
         for service in SERVICES
     ]
 
