@@ -180,6 +180,14 @@ class DrugCourse:
     active: bool
     stop_reason: StopReason | Unknown
     evidence: tuple[str, ...]
+    # True when `end` is inferred rather than recorded; `end_basis` says how, in a clinician's
+    # words ("last infusion + 21 days", "last dispense + 28 days' supply"), for the card and explain.
+    end_estimated: bool = False
+    end_basis: str = ""
+    # The record's own words for why it stopped ("grade 3 diarrhoea", "interstitial lung disease").
+    stop_detail: str = ""
+    # How the course was recorded: "statement", "order", "dispense", "administration", ...
+    representation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,10 @@ class Regimen:
     # The progression that ended this regimen (during it, or within the window after it and
     # before the next regimen began); None when none is recorded.
     progression: ProgressionEvent | None = None
+    # "on" when the progression fell within the regimen's recorded course; "on or after" when the
+    # regimen's end is not recorded and no other regimen started between its start and the
+    # progression. None when no progression is linked.
+    progression_relation: Literal["on", "on or after"] | None = None
 
     @property
     def label(self) -> str:
@@ -266,6 +278,21 @@ class PatientState:
     therapy_history_known: Fact[bool] = field(default=Fact(UNKNOWN))
     # Same for Procedures: `local_therapies` empty means "unknown" unless this is True.
     local_therapy_known: Fact[bool] = field(default=Fact(UNKNOWN))
+    # Severe mass effect recorded in words or codes: "hydrocephalus", "midline shift",
+    # "herniation" (empty tuple when the readable record names none; UNKNOWN when unreadable).
+    severe_mass_effect: Fact[tuple[str, ...]] = field(default=Fact(UNKNOWN))
+    # New brain lesions on the latest report, treated stable lesions not counted.
+    new_brain_lesion_count: Fact[int] = field(default=Fact(UNKNOWN))
+
+    def agents_active_on(self, when: date) -> frozenset[str]:
+        """The agents whose course covers `when`: "progression on X" names only these."""
+        return frozenset(
+            c.agent
+            for c in self.courses
+            if c.start is not None
+            and c.start.earliest <= when
+            and (c.active or (c.end is not None and when <= c.end.latest))
+        )
 
     @property
     def srs_courses(self) -> tuple[LocalTherapy, ...]:
