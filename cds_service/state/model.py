@@ -84,6 +84,9 @@ class Fact(Generic[T]):
     evidence: tuple[str, ...] = ()
     # Caveats a clinician should see: partial dates, discordant results, guesses avoided.
     notes: tuple[str, ...] = ()
+    # The representation the value was read from, in words, for `explain` (e.g. "Observation
+    # LOINC 49683-6 HER2/CEP17 ratio 2.4 with 74860-8 copy number 5.1: ISH group 1").
+    basis: str = ""
 
     @property
     def known(self) -> bool:
