@@ -38,8 +38,14 @@ PREFETCH: Mapping[str, str] = MappingProxyType(
         "patient": f"Patient/{_PATIENT}",
         "conditions": f"Condition?patient={_PATIENT}",
         "medicationStatements": f"MedicationStatement?patient={_PATIENT}",
-        "medicationRequests": f"MedicationRequest?patient={_PATIENT}",
+        # Every intent and status: the derivation sets aside what did not happen (state/exposures).
+        # Epic names the drug on a separate Medication resource: _include brings it along (US
+        # Core's recommended medication-list query); contained and inline drugs need nothing.
+        "medicationRequests": f"MedicationRequest?patient={_PATIENT}"
+        "&_include=MedicationRequest:medication",
         "medicationAdministrations": f"MedicationAdministration?patient={_PATIENT}",
+        # Dispenses date a course an order leaves undated (handed over, days' supply).
+        "medicationDispenses": f"MedicationDispense?patient={_PATIENT}",
         "procedures": f"Procedure?patient={_PATIENT}",
         "imagingStudies": f"ImagingStudy?patient={_PATIENT}",
         # Radiology reports carry brain MRIs recorded only as a report, lesion counts and sizes,

@@ -70,21 +70,42 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
             None,
         )
     matches = [r for r in resources if r.get("resourceType") == path]
+    included: list[Mapping[str, Any]] = []
     for name, value in parse_qsl(params):
+        if name == "_include":  # e.g. MedicationRequest:medication, read after the filters
+            continue
         if name == "patient":
             matches = [r for r in matches if patient_of(r) == value.rsplit("/", 1)[-1]]
         elif name in ("code", "category"):
             matches = [r for r in matches if _has_code(r, value.split(","), name)]
         else:
             raise ValueError(f"search parameter {name!r} not supported here")
+    for name, value in parse_qsl(params):
+        if name == "_include":
+            included += _included(value, matches, resources)
     return {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(matches),
         "entry": [
-            {"fullUrl": f"{r['resourceType']}/{r.get('id')}", "resource": r} for r in matches
+            {
+                "fullUrl": f"{r['resourceType']}/{r.get('id')}",
+                "resource": r,
+                "search": {"mode": mode},
+            }
+            for mode, found in (("match", matches), ("include", included))
+            for r in found
         ],
     }
+
+
+def _included(include: str, matches: list, resources: list) -> list[Mapping[str, Any]]:
+    """The resources `Type:element` references from the matches (only `medication` here)."""
+    _, _, element = include.partition(":")
+    if element != "medication":
+        raise ValueError(f"_include {include!r} not supported here")
+    wanted = {(m.get("medicationReference") or {}).get("reference", "") for m in matches} - {""}
+    return [r for r in resources if f"{r.get('resourceType')}/{r.get('id')}" in wanted]
 
 
 def prefetch_for(

@@ -6,7 +6,9 @@ from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
 from fhir.resources.R4B.imagingstudy import ImagingStudy
+from fhir.resources.R4B.medication import Medication
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationdispense import MedicationDispense
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
@@ -22,7 +24,9 @@ MODEL_CLASSES: dict[str, type[FHIRResourceModel]] = {
         Condition,
         DiagnosticReport,
         ImagingStudy,
+        Medication,
         MedicationAdministration,
+        MedicationDispense,
         MedicationRequest,
         MedicationStatement,
         Observation,
@@ -38,7 +42,9 @@ __all__ = [
     "DiagnosticReport",
     "FHIRResourceModel",
     "ImagingStudy",
+    "Medication",
     "MedicationAdministration",
+    "MedicationDispense",
     "MedicationRequest",
     "MedicationStatement",
     "Observation",

@@ -78,6 +78,15 @@ READ_ELEMENTS = frozenset(
         "recordedDate",
         "issued",
         "authoredOn",
+        # Medication exposure (state/medication, state/exposures): how an order, a dispense or a
+        # Medication resource dates and names a course.
+        "reportedBoolean",
+        "doNotPerform",
+        "dispenseRequest",
+        "priorPrescription",
+        "whenHandedOver",
+        "daysSupply",
+        "ingredient",
     }
 )
 
@@ -97,6 +106,7 @@ FhirCode = Annotated[str, Field(strict=True, pattern=r"^[^\s]+(\s[^\s]+)*$")]
 FhirId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
 FhirUri = Annotated[str, Field(strict=True, pattern=r"^\S*$")]
 FhirUnsignedInt = Annotated[int, Field(strict=True, ge=0)]
+FhirPositiveInt = Annotated[int, Field(strict=True, ge=1)]
 FhirDecimal = StrictInt | StrictFloat
 
 _STRICT = ConfigDict(strict=True)
@@ -151,11 +161,27 @@ class Extension(TypedDict, total=False):
     extension: list[Extension]
     valueReference: Reference
     valueUnsignedInt: FhirUnsignedInt
+    valueDate: FhirDate  # athena ah-stop-date
+    valueDateTime: FhirDateTime
+
+
+class Duration(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    value: FhirDecimal
+    comparator: FhirCode
+    unit: FhirString
+    system: FhirUri
+    code: FhirCode
 
 
 class TimingRepeat(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     boundsPeriod: Period
+    boundsDuration: Duration
+    count: FhirPositiveInt
+    frequency: FhirPositiveInt
+    period: FhirDecimal
+    periodUnit: FhirCode
 
 
 class Timing(TypedDict, total=False):
@@ -165,7 +191,23 @@ class Timing(TypedDict, total=False):
 
 class Dosage(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
+    text: FhirString  # Epic: "... Until Wed 5/27/2020"
     timing: Timing
+
+
+class MedicationRequestDispenseRequest(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    validityPeriod: Period
+    numberOfRepeatsAllowed: FhirUnsignedInt
+    expectedSupplyDuration: Duration
+
+
+class MedicationIngredient(TypedDict, total=False):
+    """An ingredient of a Medication: Cerner mixtures carry the drug's codes only here."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    itemCodeableConcept: CodeableConcept
+    itemReference: Reference
 
 
 class ImagingStudySeries(TypedDict, total=False):
@@ -182,6 +224,7 @@ class ContainedResource(TypedDict, total=False):
     resourceType: Required[StrictStr]
     id: FhirId
     code: CodeableConcept
+    ingredient: list[MedicationIngredient]
 
 
 # fhir.resources element type name -> lean type.
@@ -194,6 +237,9 @@ LEAN_TYPES: dict[str, Any] = {
     "Annotation": Annotation,
     "Extension": Extension,
     "Dosage": Dosage,
+    "Duration": Duration,
+    "MedicationRequestDispenseRequest": MedicationRequestDispenseRequest,
+    "MedicationIngredient": MedicationIngredient,
     "Timing": Timing,
     "TimingRepeat": TimingRepeat,
     "ImagingStudySeries": ImagingStudySeries,
@@ -209,6 +255,7 @@ LEAN_TYPES: dict[str, Any] = {
     "Instant": FhirInstant,
     "Integer": StrictInt,
     "UnsignedInt": FhirUnsignedInt,
+    "PositiveInt": FhirPositiveInt,
     "Decimal": FhirDecimal,
     "Boolean": StrictBool,
 }
@@ -222,6 +269,8 @@ def fhir_type_name(annotation: Any) -> tuple[str, bool]:
         current = pending.pop()
         if hasattr(current, "get_model_klass"):
             return current.get_model_klass().__name__, is_list
+        if current is bool:  # fhir.resources types boolean elements as plain bool
+            return "Boolean", is_list
         if typing.get_origin(current) is list:
             is_list = True
         if typing.get_origin(current) is Annotated:

@@ -8,14 +8,26 @@ from typing import Any
 
 from cds_service.fhir.record import PatientRecord
 from cds_service.state import brain, her2, imaging, orders, radiotherapy, status, therapy
-from cds_service.state.model import Fact, PatientState
+from cds_service.state.model import UNKNOWN, Fact, PatientState
 from cds_service.state.resources import Resources, collect
 
 
-def _therapy_history_known(res: Resources) -> Fact[bool]:
+def _therapy_history_known(record: PatientRecord, res: Resources) -> Fact[bool]:
     missing = [t for t in therapy.MEDICATION_TYPES if t in res.unavailable]
-    if len(missing) == len(therapy.MEDICATION_TYPES):
+    # Dispenses alone never show a whole history (infusions are not dispensed to the patient).
+    if set(missing) >= {"MedicationStatement", "MedicationRequest", "MedicationAdministration"}:
         return Fact(False, (), ("no medication data could be obtained: therapy history unknown",))
+    # A medication record that could not be read may be the course that matters: the history is
+    # then unknown, never "none" (only records that could have mattered are reported skipped).
+    unread = [
+        s.describe()
+        for s in record.skipped
+        if s.resource_type in therapy.MEDICATION_TYPES + ("Medication",)
+    ]
+    if unread:
+        return Fact(
+            UNKNOWN, (), ("medication records could not be read: therapy history unknown", *unread)
+        )
     return Fact(True, (), tuple(f"{t} could not be obtained" for t in missing))
 
 
@@ -43,13 +55,16 @@ def derive(
     res = collect(record, (d.reference for d in drafts))
     local = radiotherapy.local_therapies(res) if "Procedure" not in res.unavailable else ()
     recorded = brain.recorded_progressions(res)
+    drug_courses = therapy.courses(res, today)
+    lines = therapy.regimens(drug_courses)
     events = tuple(
         sorted(
-            recorded + radiotherapy.srs_progressions(local, recorded),
+            recorded
+            + radiotherapy.srs_progressions(local, recorded)
+            + therapy.first_cns_metastasis(res, lines, recorded),
             key=lambda e: (e.when.earliest, e.when.latest) if e.when else (date.max, date.max),
         )
     )
-    drug_courses = therapy.courses(res, today)
     return PatientState(
         today=today,
         breast_cancer=her2.breast_cancer(res),
@@ -64,14 +79,14 @@ def derive(
         extracranial_status=brain.extracranial_status(res),
         local_therapies=local,
         courses=drug_courses,
-        regimens=therapy.link_progressions(therapy.regimens(drug_courses), events, today),
+        regimens=therapy.link_progressions(lines, events, today),
         last_brain_mri=imaging.last_brain_mri(res),
         performance_status=status.performance_status(res),
         hospice=status.hospice(res),
         draft_orders=drafts,
         notes=_record_notes(record, res),
         brain_metastases_status=brain.brain_metastases_status(res),
-        therapy_history_known=_therapy_history_known(res),
+        therapy_history_known=_therapy_history_known(record, res),
         local_therapy_known=_local_therapy_known(res),
     )
 

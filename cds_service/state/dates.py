@@ -87,6 +87,12 @@ def plus(d: FhirDate, days: int) -> date:
     return d.latest + timedelta(days=days)
 
 
+def shifted(d: FhirDate, days: float) -> FhirDate:
+    """The day `days` after the latest day `d` can mean (an estimated end, say)."""
+    day = d.latest + timedelta(days=round(days))
+    return FhirDate(day, day, "day", day.isoformat())
+
+
 def latest(dates: Iterable[FhirDate | None]) -> FhirDate | None:
     known = [d for d in dates if d is not None]
     return max(known, key=lambda d: (d.latest, d.earliest)) if known else None

@@ -17,3 +17,6 @@ RENEWAL_INTERVAL_DAYS = 100
 REGIMEN_START_WINDOW_DAYS = 28
 # An administration-only course is still running when its last dose is this recent.
 ADMINISTRATION_ACTIVE_DAYS = 45
+# Trastuzumab, T-DM1 and T-DXd are given every 21 days (real-world-fhir-representations.md 1.4):
+# the cycle of an agent whose administrations do not show their own interval.
+DEFAULT_CYCLE_DAYS = 21

@@ -11,7 +11,16 @@ from cds_service.fhir.record import PatientRecord
 from cds_service.state.terminology import codings
 
 # Statuses that mean "this did not happen" or "this record is wrong", per resource type.
-_VOID_STATUS = {"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "draft"}
+# A declined dispense was never handed over (MedicationDispense.status).
+_VOID_STATUS = {
+    "entered-in-error",
+    "cancelled",
+    "not-done",
+    "refuted",
+    "not-taken",
+    "draft",
+    "declined",
+}
 _VOID_VERIFICATION = {"entered-in-error", "refuted"}
 
 

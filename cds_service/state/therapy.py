@@ -1,11 +1,23 @@
-"""Systemic therapy: drug courses (refills, renewals merged) grouped into regimens; progression."""
+"""Systemic therapy: drug courses from every medication representation, grouped into regimens,
+and the regimen each progression belongs to.
+
+Courses are built from state/exposures (statements, orders, dispenses, administrations, however
+they name the drug). Records of one agent merge into one course: renewals linked by
+`priorPrescription`, refills and renewals within a gap, administrations within two of their cycles.
+A course starts at its best-ranked evidence (first administration, then first dispense, statement,
+bounds, validity, authoredOn) and ends at its best-ranked end (recorded, then the estimates of
+real-world-fhir-representations.md 1.5.3; administrations: last infusion + cycle). An estimated end
+is marked so, with its basis in words; an end the evidence cannot give stays unknown.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import statistics
+from dataclasses import replace
 from datetime import date, timedelta
 
-from cds_service.state import dates
+from cds_service.state import brain, dates
+from cds_service.state.exposures import MEDICATION_TYPES, Exposure, exposures
 from cds_service.state.model import (
     UNKNOWN,
     DrugCourse,
@@ -14,180 +26,124 @@ from cds_service.state.model import (
     Regimen,
     StopReason,
     Unknown,
+    agents_label,
 )
 from cds_service.state.parameters import (
     ADMINISTRATION_ACTIVE_DAYS,
     COURSE_MERGE_GAP_DAYS,
+    DEFAULT_CYCLE_DAYS,
     PROGRESSION_WINDOW_DAYS,
     REGIMEN_START_WINDOW_DAYS,
     RENEWAL_INTERVAL_DAYS,
 )
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import INTERACTING_AGENTS, agents_of, text_of
+from cds_service.state.terminology import INTERACTING_AGENTS
 
-MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
-_RUNNING = {"active", "on-hold", "in-progress"}
-# Stop reasons are free text in practice; word stems, checked in order.
-_REASONS: tuple[tuple[StopReason, tuple[str, ...]], ...] = (
-    (
-        "progression",
-        ("progress", "worsen", "relapse", "recurren", "new brain lesion", "new metasta"),
-    ),
-    (
-        "toxicity",
-        (
-            "toxic",
-            "adverse",
-            "intoleran",
-            "side effect",
-            "diarrh",
-            "rash",
-            "hepatotox",
-            "neuropath",
-            "hand-foot",
-            "palmar-plantar",
-            "cardiotox",
-            "ejection fraction",
-            "nausea",
-            "vomit",
-            "fatigue",
-            "allerg",
-            "reaction",
-        ),
-    ),
-    ("completed", ("completed", "course complete", "finished", "planned course")),
-)
+__all__ = ["MEDICATION_TYPES", "courses", "first_cns_metastasis", "link_progressions", "regimens"]
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    """One medication resource: an agent over a period, as the record states it."""
-
-    agent: str
-    start: FhirDate | None
-    end: FhirDate | None
-    running: bool
-    stop_reason: StopReason | Unknown
-    point: bool  # a single administration, not a period
-    ref: str
+def _cycle_days(doses: list[Exposure]) -> int:
+    """The usual interval between an agent's administrations (21 days when they do not show it)."""
+    days = sorted({e.start.latest for e in doses if e.start})
+    gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+    gaps = [g for g in gaps if 0 < g <= COURSE_MERGE_GAP_DAYS]
+    return round(statistics.median(gaps)) if gaps else DEFAULT_CYCLE_DAYS
 
 
-def _medication_concept(resource: dict) -> tuple[object, str]:
-    """The medication concept, resolving a contained Medication, plus any display text."""
-    if resource.get("medicationCodeableConcept"):
-        return resource["medicationCodeableConcept"], ""
-    ref = resource.get("medicationReference") or {}
-    target = (ref.get("reference") or "").lstrip("#")
-    for contained in resource.get("contained", []):
-        if contained.get("resourceType") == "Medication" and contained.get("id") == target:
-            return contained.get("code") or {}, ref.get("display", "")
-    return {}, ref.get("display", "")
-
-
-def _stop_reason(resource: dict) -> StopReason | Unknown:
-    texts = [text_of(r) for r in resource.get("statusReason", []) or []]
-    if isinstance(resource.get("statusReason"), dict):  # MedicationRequest: a single concept
-        texts = [text_of(resource["statusReason"])]
-    texts += [
-        text_of(r) for r in resource.get("reasonCode", []) if resource.get("status") == "stopped"
-    ]
-    text = " ".join(texts + [n.get("text", "") for n in resource.get("note", [])]).lower()
-    for reason, stems in _REASONS:
-        if any(stem in text for stem in stems):
-            return reason
-    if (
-        resource.get("status") == "completed"
-        and resource.get("resourceType") == "MedicationStatement"
-    ):
-        return "completed"
-    return UNKNOWN
-
-
-def _period(resource: dict) -> tuple[FhirDate | None, FhirDate | None, bool]:
-    """(start, end, single point?) of the treatment; a request's validity period is not it."""
-    rtype = resource.get("resourceType")
-    if rtype == "MedicationRequest":
-        bounds = [
-            d.get("timing", {}).get("repeat", {}).get("boundsPeriod", {})
-            for d in resource.get("dosageInstruction", [])
-        ]
-        start = dates.earliest(dates.parse(b.get("start")) for b in bounds) or dates.parse(
-            resource.get("authoredOn")
-        )
-        return start, dates.latest(dates.parse(b.get("end")) for b in bounds), False
-    if rtype == "MedicationAdministration":
-        point = dates.first(resource, "effectiveDateTime", "effectivePeriod.start")
-        return point, dates.first(resource, "effectivePeriod.end", "effectiveDateTime"), True
-    start = dates.first(resource, "effectivePeriod.start", "effectiveDateTime", "dateAsserted")
-    return start, dates.first(resource, "effectivePeriod.end"), False
-
-
-def exposures(res: Resources) -> tuple[Exposure, ...]:
-    found = []
-    for resource in res.of(*MEDICATION_TYPES):
-        if resource.get("intent") == "proposal" or resource.get("status") == "intended":
-            continue  # a suggestion or a plan, not treatment
-        concept, display = _medication_concept(resource)
-        agents = agents_of(concept, display)
-        if not agents:
-            continue  # neither anticancer nor interacting: nothing to read
-        start, end, point = _period(resource)
-        running = resource.get("status") in _RUNNING
-        stop, ref = _stop_reason(resource), reference(resource)
-        found += [Exposure(a, start, end, running, stop, point, ref) for a in sorted(agents)]
-    return tuple(sorted(found, key=lambda e: (e.agent, dates.earliest_key(e.start))))
-
-
-def _continues(previous: Exposure, nxt: Exposure) -> bool:
-    """Is `nxt` a refill, renewal, cycle or dose of the course `previous` belongs to?"""
+def _continues(group: list[Exposure], nxt: Exposure, cycle: int) -> bool:
+    """Is `nxt` a renewal, refill, cycle or dose of the course `group` is?"""
+    if nxt.renews and nxt.renews in {e.ref for e in group}:
+        return True  # linked by priorPrescription, whatever the gap
+    previous = group[-1]
     if previous.stop_reason in ("progression", "toxicity") or nxt.start is None:
         return False
     if previous.running and previous.end is None and not previous.point:
         return True  # a course still running absorbs later records of the same agent
-    anchor = previous.end or previous.start
+    anchor = dates.latest(e.end or e.start for e in group)
     if anchor is None:
         return False
-    limit = COURSE_MERGE_GAP_DAYS if (previous.end or previous.point) else RENEWAL_INTERVAL_DAYS
+    if previous.point and nxt.point:
+        limit = 2 * cycle  # one missed or delayed cycle is still the same course
+    elif previous.end or previous.point:
+        limit = COURSE_MERGE_GAP_DAYS
+    else:
+        limit = RENEWAL_INTERVAL_DAYS
     return dates.days_between(anchor, nxt.start) <= limit
 
 
-def _course(group: list[Exposure], today: date) -> DrugCourse:
+def _end(group: list[Exposure], cycle: int) -> tuple[FhirDate | None, str]:
+    """The course's end by 1.5.3's precedence, and how it was estimated ("" when recorded).
+
+    Unknown (None) when records started after the best end found: the course went on past it."""
+    candidates = [
+        (e.end_rank, e.end, e.end_basis) for e in group if e.end and e.end_rank is not None
+    ]
+    doses = [e.start for e in group if e.point and e.start]
+    if doses:
+        last = dates.latest(doses)
+        assert last is not None
+        # Between recorded ends and order-based estimates: infusions show what was given.
+        candidates.append(
+            (0.5, dates.shifted(last, cycle), f"estimated: last infusion {last} + {cycle} days")
+        )
+    if not candidates:
+        return None, ""
+    best = min(rank for rank, _, _ in candidates)
+    rank_ends = [(end, basis) for rank, end, basis in candidates if rank == best]
+    end, basis = max(rank_ends, key=lambda item: dates.latest_key(item[0]))
+    last_start = dates.latest(e.start for e in group)
+    if last_start and last_start.earliest > end.latest:
+        return None, ""
+    return end, basis
+
+
+def _course(group: list[Exposure], today: date, cycle: int) -> DrugCourse:
     last = group[-1]
-    points = all(e.point for e in group)
-    if points:
-        # Administrations only: running while the last dose is recent.
-        last_dose = dates.latest(e.start for e in group)
+    if last.point:
+        # Infusions: running while the last dose is recent and was not stopped.
         active = (
-            bool(
-                last_dose and last_dose.latest >= today - timedelta(days=ADMINISTRATION_ACTIVE_DAYS)
-            )
+            last.start is not None
+            and last.start.latest >= today - timedelta(days=ADMINISTRATION_ACTIVE_DAYS)
             and last.stop_reason is UNKNOWN
         )
-        end = None if active else last_dose
     else:
         active = last.running and (last.end is None or last.end.latest >= today)
-        end = None if active or last.end is None else dates.latest(e.end for e in group)
+    end, basis = (None, "") if active else _end(group, cycle)
+    ranked = [e for e in group if e.start]
+    best = min((e.start_rank for e in ranked), default=None)
+    stopped = [e for e in group if e.stop_reason is not UNKNOWN] or group
+    reason: StopReason | Unknown = UNKNOWN if active else stopped[-1].stop_reason
+    detail = next((e.stop_detail for e in reversed(group) if e.stop_detail), "")
     return DrugCourse(
         agent=last.agent,
-        start=dates.earliest(e.start for e in group),
+        start=dates.earliest(e.start for e in ranked if e.start_rank == best),
         end=end,
         active=active,
-        stop_reason=UNKNOWN if active else last.stop_reason,
-        evidence=tuple(e.ref for e in group),
+        stop_reason=reason,
+        evidence=tuple(dict.fromkeys(ref for e in group for ref in e.evidence)),
+        end_estimated=bool(end and basis),
+        end_basis=basis if end else "",
+        stop_detail="" if active else detail,
+        representation=", ".join(dict.fromkeys(e.representation for e in group)),
     )
 
 
 def courses(res: Resources, today: date) -> tuple[DrugCourse, ...]:
-    """One course per continuous use of an agent: refills and renewals of it are merged."""
-    result: list[DrugCourse] = []
-    group: list[Exposure] = []
+    """One course per continuous use of an agent: renewals, refills and cycles of it merged."""
+    by_agent: dict[str, list[Exposure]] = {}
     for exposure in exposures(res):
-        if group and (exposure.agent != group[-1].agent or not _continues(group[-1], exposure)):
-            result.append(_course(group, today))
-            group = []
-        group.append(exposure)
-    if group:
-        result.append(_course(group, today))
+        by_agent.setdefault(exposure.agent, []).append(exposure)
+    result: list[DrugCourse] = []
+    for found in by_agent.values():
+        cycle = _cycle_days([e for e in found if e.point])
+        group: list[Exposure] = []
+        for exposure in found:
+            if group and not _continues(group, exposure, cycle):
+                result.append(_course(group, today, cycle))
+                group = []
+            group.append(exposure)
+        if group:
+            result.append(_course(group, today, cycle))
     return tuple(sorted(result, key=lambda c: (dates.earliest_key(c.start), c.agent)))
 
 
@@ -254,35 +210,92 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
     return tuple(built)
 
 
+def _started_before(regimen: Regimen, when: FhirDate) -> bool:
+    return regimen.start is not None and regimen.start.earliest < when.earliest
+
+
+def _relation(regimen: Regimen, when: FhirDate) -> str | None:
+    """How a progression after `regimen` started (no other regimen between) relates to it."""
+    if regimen.active:
+        return "on"
+    end = regimen.end
+    if end is not None and when.earliest <= end.latest + timedelta(days=PROGRESSION_WINDOW_DAYS):
+        return "on"  # during the course, or within the window after it
+    if end is None or any(c.end_estimated for c in regimen.courses):
+        return "on or after"  # its end is not recorded: it may have run until then
+    return None  # it ended, as recorded, long before: not progression on it
+
+
 def link_progressions(
     lines: tuple[Regimen, ...], events: tuple[ProgressionEvent, ...], today: date
 ) -> tuple[Regimen, ...]:
-    """Attach to each regimen the latest progression during it, or within the window after it
-    ended and before the next regimen began."""
+    """Attach each progression to the last regimen started before it (no other regimen came in
+    between): "on" it when it fell within its course or the window after it, "on or after" it
+    when its end is not recorded. A regimen keeps the latest progression attached to it."""
     placed = sorted((r for r in lines if r.start), key=lambda r: dates.earliest_key(r.start))
-    linked = {}
-    for i, reg in enumerate(placed):
-        nxt = placed[i + 1].start if i + 1 < len(placed) else None
-        if reg.start is None:
+    linked: dict[int, tuple[ProgressionEvent, str]] = {}
+    for event in sorted((e for e in events if e.when), key=lambda e: dates.latest_key(e.when)):
+        when = event.when
+        assert when is not None
+        if when.earliest > today:
             continue
-        if reg.active:
-            window_end = today
-        elif reg.end:
-            window_end = reg.end.latest + timedelta(days=PROGRESSION_WINDOW_DAYS)
+        before = [r for r in placed if _started_before(r, when)]
+        if not before:
+            continue
+        regimen = before[-1]
+        relation = _relation(regimen, when)
+        if relation is not None:
+            linked[id(regimen)] = (event, relation)
+    out = []
+    for regimen in lines:
+        found = linked.get(id(regimen))
+        if found is None:
+            out.append(regimen)
         else:
-            window_end = (
-                nxt.earliest if nxt else reg.start.latest + timedelta(days=PROGRESSION_WINDOW_DAYS)
-            )
-        hits = [
-            e
-            for e in events
-            if e.when
-            and e.when.latest >= reg.start.earliest
-            and e.when.earliest <= window_end
-            and (nxt is None or e.when.earliest < nxt.earliest)
-        ]
-        if hits:
-            linked[id(reg)] = replace(
-                reg, progression=max(hits, key=lambda e: dates.latest_key(e.when))
-            )
-    return tuple(linked.get(id(r), r) for r in lines)
+            event, relation = found
+            out.append(replace(regimen, progression=event, progression_relation=relation))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _onset(conditions: tuple[dict, ...]) -> tuple[FhirDate, str] | None:
+    dated = [(when, reference(c)) for c in conditions if (when := dates.clinical_date(c))]
+    return min(dated, key=lambda item: dates.earliest_key(item[0])) if dated else None
+
+
+def _covers(course: DrugCourse, when: FhirDate) -> bool:
+    return course.active or (course.end is not None and course.end.latest >= when.earliest)
+
+
+def first_cns_metastasis(
+    res: Resources, lines: tuple[Regimen, ...], recorded: tuple[ProgressionEvent, ...] = ()
+) -> tuple[ProgressionEvent, ...]:
+    """The first brain or leptomeningeal metastasis, when diagnosed while a regimen was running:
+    CNS progression on that regimen. Diagnosed with no regimen running, it is a new diagnosis.
+    None when an intracranial progression is already `recorded` on that day (the same event)."""
+    found: list[tuple[FhirDate, str, str]] = []
+    onset = brain.brain_metastases_onset(res)
+    if isinstance(onset.value, FhirDate) and onset.evidence:
+        found.append((onset.value, onset.evidence[0], "brain metastasis"))
+    lmd = _onset(brain.leptomeningeal_conditions(res))
+    if lmd is not None:
+        found.append((lmd[0], lmd[1], "leptomeningeal metastasis"))
+    if not found:
+        return ()
+    when, ref, what = min(found, key=lambda item: dates.earliest_key(item[0]))
+    if any(
+        e.site == "intracranial" and e.when and dates.days_between(e.when, when) == 0
+        for e in recorded
+    ):
+        return ()
+    running = [r for r in lines if _started_before(r, when) and _covers_regimen(r, when)]
+    if not running:
+        return ()
+    regimen = max(running, key=lambda r: dates.earliest_key(r.start))
+    # Named by what was given then: chemotherapy completed earlier in the line is not.
+    given = agents_label({c.agent for c in regimen.courses if _covers(c, when)} or regimen.agents)
+    description = f"first {what} diagnosed during {given}"
+    return (ProgressionEvent(when, "intracranial", "first-brain-metastasis", description, (ref,)),)
+
+
+def _covers_regimen(regimen: Regimen, when: FhirDate) -> bool:
+    return regimen.active or (regimen.end is not None and regimen.end.latest >= when.earliest)

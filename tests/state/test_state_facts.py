@@ -173,6 +173,7 @@ def test_a_second_srs_course_without_recorded_progression_implies_it() -> None:
     ]
     events = state_of(bundle).intracranial_progressions
     assert [(e.kind, e.when.text) for e in events] == [
+        ("first-brain-metastasis", "2024-05-14"),  # diagnosed during trastuzumab + pertuzumab
         ("new-srs-course", "2025-02-03"),
         ("disease-status", "2026-08-20"),
     ]

@@ -52,7 +52,8 @@ SCENARIO_1_SUMMARY = {
     "leptomeningeal disease": False,
     "mass effect": False,
     "SRS courses": [("2024-06", ("Left frontal lobe",)), ("2025-02", ("Right parietal lobe",))],
-    "intracranial progression": ["2025-01", "2026-08"],
+    # 2024-05: the first brain metastases were diagnosed during trastuzumab + pertuzumab.
+    "intracranial progression": ["2024-05", "2025-01", "2026-08"],
     "extracranial": "stable",
     "regimens": [
         ("trastuzumab + pertuzumab + docetaxel", "2021-04", "2025-02", "progression", "2025-01"),
@@ -133,8 +134,14 @@ def test_scenario_2_new_brain_metastases_stable_on_trastuzumab_pertuzumab(fixtur
     assert state.brain_lesion_count.value == 2
     assert state.local_therapies == () and state.local_therapy_known.value is True
     assert state.extracranial_status.value == "stable"
-    assert state.intracranial_progressions == ()
+    # The first brain metastases, diagnosed while on trastuzumab + pertuzumab: CNS progression.
+    [event] = state.intracranial_progressions
+    assert (event.kind, event.when.text) == ("first-brain-metastasis", "2026-11-02")
+    assert event.description == (
+        "first brain metastasis diagnosed during trastuzumab + pertuzumab"
+    )
     active = [r for r in state.regimens if r.active]
+    assert [(r.progression, r.progression_relation) for r in active] == [(event, "on")]
     assert [frozenset({"trastuzumab", "pertuzumab"}) <= r.agents for r in active] == [True]
     assert state.performance_status.value.value == 0  # type: ignore[union-attr]
 
@@ -199,7 +206,8 @@ def test_tucatinib_regimen_progression(fixture_state, control: str, progressed: 
 def test_recent_brain_mri(fixture_state) -> None:
     state = fixture_state("controls/05-recent-brain-mri")
     assert state.last_brain_mri.value.text == "2026-11-01"
-    assert state.intracranial_progressions == ()
+    # Brain metastases first diagnosed while on trastuzumab + pertuzumab: CNS progression on it.
+    assert [e.kind for e in state.intracranial_progressions] == ["first-brain-metastasis"]
 
 
 def test_lapatinib_stopped_for_toxicity_is_not_progression(fixture_state) -> None:

@@ -1,0 +1,359 @@
+"""Each medication resource read as exposures: agent, start, end (recorded or estimated, and how),
+whether it is still given, and why it stopped, in the record's own words.
+
+Representations read (real-world-fhir-representations.md 1.1, 1.3-1.5), dates by 1.5's precedence:
+- MedicationStatement, every status: `effectiveDateTime`, or `effectivePeriod` (often start only).
+  `intended` is left out (a plan, not yet taken); `not-taken` and `entered-in-error` are void.
+  `dateAsserted` is not read: it is when the statement was typed in, not when the drug was taken.
+- MedicationRequest, every status (`cancelled`, `draft`, `entered-in-error` are void; `unknown`,
+  `completed`, `stopped` are given and not running; `active`, `on-hold` are running), `statusReason`
+  (the stop's words), `intent` (`proposal` and `option` are left out: not orders; `plan` and
+  `reportedBoolean` are patient-reported, kept and marked so), `doNotPerform` (left out),
+  `priorPrescription` (renewal chains), `dosageInstruction[].timing.repeat.boundsPeriod` (start only,
+  or before `authoredOn`), `boundsDuration`, `count` / `frequency` / `period`, "Until ..." in
+  `dosageInstruction[].text`, `dispenseRequest.validityPeriod` (a start, never an end),
+  `expectedSupplyDuration` x (1 + `numberOfRepeatsAllowed`), athena `ah-stop-date` /
+  `ah-deactivated-date`. `courseOfTherapyType` is not read: "continuous" or "acute" (Cerner adds
+  "Soft Stop") says whether a stop is planned, never when; it dates nothing. `meta.lastUpdated` is
+  not read either: it is when the record was touched, and as an end it would be a guess.
+- MedicationDispense: `whenHandedOver`, + `daysSupply` for the end; `declined` is void. Without
+  `daysSupply` the end stays unknown (quantity / daily dose needs the order's dose: not guessed).
+- MedicationAdministration: `effectiveDateTime` or `effectivePeriod.start`, one dose each;
+  `not-done` is void; `statusReason` of a stopped infusion. Doses are grouped into courses by
+  their cycle in state/therapy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cds_service.state import dates
+from cds_service.state.medication import named
+from cds_service.state.model import UNKNOWN, FhirDate, StopReason, Unknown
+from cds_service.state.resources import Resources, reference
+from cds_service.state.terminology import text_of
+
+MEDICATION_TYPES = (
+    "MedicationStatement",
+    "MedicationRequest",
+    "MedicationDispense",
+    "MedicationAdministration",
+)
+_RUNNING = {"active", "on-hold", "in-progress"}
+_NOT_ORDERS = {"proposal", "option"}  # MedicationRequest.intent: suggestions, not treatment
+_ATHENA_STOP = (
+    "https://fhir.athena.io/StructureDefinition/ah-stop-date",
+    "https://fhir.athena.io/StructureDefinition/ah-deactivated-date",
+)
+# Start precedence (1.5.2): a lower rank is better evidence of when the drug was first given.
+START_RANK = {
+    "administration": 0,
+    "dispense": 1,
+    "statement": 2,
+    "boundsPeriod.start": 3,
+    "validityPeriod.start": 4,
+    "authoredOn": 5,
+}
+# End precedence (1.5.3), recorded ends first; administrations' ends are set by their cycle.
+END_RANK = {
+    "recorded": 0,
+    "boundsDuration": 1,
+    "count": 2,
+    "dispense": 3,
+    "expectedSupplyDuration": 4,
+    "until": 5,
+}
+# UCUM (and common spelt-out) time units in days.
+_UNIT_DAYS = {
+    "min": 1 / 1440,
+    "h": 1 / 24,
+    "d": 1,
+    "day": 1,
+    "days": 1,
+    "wk": 7,
+    "week": 7,
+    "weeks": 7,
+    "mo": 30,
+    "month": 30,
+    "months": 30,
+    "a": 365,
+    "year": 365,
+    "years": 365,
+}
+# "Until Wed 5/27/2020" (Epic) or "until 2020-05-27".
+_UNTIL = re.compile(
+    r"\buntil\s+(?:[a-z]{3,9}\.?,?\s+)?(?:(\d{1,2})/(\d{1,2})/(\d{4})|(\d{4}-\d{2}-\d{2}))",
+    re.IGNORECASE,
+)
+# Stop reasons are free text in practice; word stems, checked in order.
+_REASONS: tuple[tuple[StopReason, tuple[str, ...]], ...] = (
+    (
+        "progression",
+        ("progress", "worsen", "relapse", "recurren", "new brain lesion", "new metasta"),
+    ),
+    (
+        "toxicity",
+        (
+            "toxic",
+            "adverse",
+            "intoleran",
+            "side effect",
+            "diarrh",
+            "rash",
+            "hepatotox",
+            "neuropath",
+            "hand-foot",
+            "palmar-plantar",
+            "cardiotox",
+            "ejection fraction",
+            "pneumonitis",
+            "interstitial lung",
+            "nausea",
+            "vomit",
+            "fatigue",
+            "allerg",
+            "reaction",
+        ),
+    ),
+    ("completed", ("completed", "course complete", "finished", "planned course")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """One agent of one medication resource over a period, as the record states it."""
+
+    agent: str
+    start: FhirDate | None
+    start_rank: int
+    end: FhirDate | None
+    end_rank: float | None  # END_RANK of the end's source; None when there is no end
+    end_basis: str  # "" for a recorded end; otherwise how it was estimated, in words
+    running: bool  # the record says it is still given
+    stop_reason: StopReason | Unknown
+    stop_detail: str
+    point: bool  # a single administration, not a period
+    representation: str
+    ref: str
+    evidence: tuple[str, ...]  # the resource, and the Medication resource that named the drug
+    renews: str | None = None  # priorPrescription: the order this one renews
+
+    @property
+    def end_estimated(self) -> bool:
+        return self.end is not None and bool(self.end_basis)
+
+
+def _days(quantity: Any) -> float | None:
+    """A Duration (or daysSupply Quantity) in days; None when unreadable or not a time."""
+    if not isinstance(quantity, dict) or not isinstance(quantity.get("value"), (int, float)):
+        return None
+    unit = str(quantity.get("code") or quantity.get("unit") or "d").strip().lower()
+    factor = _UNIT_DAYS.get(unit) or _UNIT_DAYS.get(unit.rstrip("s"))
+    return float(quantity["value"]) * factor if factor else None
+
+
+def _stop(resource: dict) -> tuple[StopReason | Unknown, str]:
+    """(reason, the record's own words) of why a medication stopped."""
+    raw = resource.get("statusReason")
+    concepts = raw if isinstance(raw, list) else [raw] if raw else []
+    words = [text_of(c).split(" | ")[0] for c in concepts]
+    if resource.get("status") == "stopped":
+        words += [text_of(c).split(" | ")[0] for c in resource.get("reasonCode", [])]
+    words += [n.get("text", "") for n in resource.get("note", [])]
+    detail = "; ".join(w for w in words if w)
+    lowered = detail.lower()
+    for reason, stems in _REASONS:
+        if any(stem in lowered for stem in stems):
+            return reason, detail
+    if (
+        resource.get("status") == "completed"
+        and resource.get("resourceType") == "MedicationStatement"
+    ):
+        return "completed", detail
+    return UNKNOWN, detail
+
+
+def _request_start(resource: dict) -> tuple[FhirDate | None, str]:
+    bounds = [
+        dates.parse(_repeat(d).get("boundsPeriod", {}).get("start"))
+        for d in resource.get("dosageInstruction", [])
+    ]
+    # Epic re-documented orders: boundsPeriod.start months before authoredOn. It is the start.
+    if start := dates.earliest(bounds):
+        return start, "boundsPeriod.start"
+    validity = dates.first(resource, "dispenseRequest.validityPeriod.start")
+    if validity:
+        return validity, "validityPeriod.start"
+    return dates.parse(resource.get("authoredOn")), "authoredOn"
+
+
+def _repeat(dosage: Any) -> dict:
+    repeat = (dosage.get("timing") or {}).get("repeat") if isinstance(dosage, dict) else None
+    return repeat if isinstance(repeat, dict) else {}
+
+
+def _count_days(repeat: dict) -> float | None:
+    """Days `count` doses last at `frequency` per `period` `periodUnit` (default once a day)."""
+    count = repeat.get("count")
+    if not isinstance(count, int):
+        return None
+    per = _days({"value": repeat.get("period", 1), "code": repeat.get("periodUnit", "d")})
+    return count / repeat.get("frequency", 1) * per if per else None
+
+
+def _until(dosages: list) -> FhirDate | None:
+    for dosage in dosages:
+        found = _UNTIL.search(str(dosage.get("text") or ""))
+        if found:
+            month, day, year, iso = found.groups()
+            return dates.parse(iso or f"{year}-{int(month):02d}-{int(day):02d}")
+    return None
+
+
+def _request_end(resource: dict, start: FhirDate | None) -> tuple[FhirDate | None, int | None, str]:
+    """(end, END_RANK, basis in words) of an order, first found in 1.5.3's order."""
+    dosages = [d for d in resource.get("dosageInstruction", []) if isinstance(d, dict)]
+    bounds_end = dates.latest(
+        dates.parse(_repeat(d).get("boundsPeriod", {}).get("end")) for d in dosages
+    )
+    if bounds_end:
+        return bounds_end, END_RANK["recorded"], ""
+    for extension in resource.get("extension", []):
+        if extension.get("url") in _ATHENA_STOP:
+            stop = dates.first(extension, "valueDate", "valueDateTime")
+            if stop:
+                return stop, END_RANK["recorded"], ""
+    if start is not None:
+        for dosage in dosages:
+            days = _days(_repeat(dosage).get("boundsDuration"))
+            if days is not None:
+                basis = f"estimated: start {start} + {days:g} days ordered (boundsDuration)"
+                return dates.shifted(start, days), END_RANK["boundsDuration"], basis
+        for dosage in dosages:
+            days = _count_days(_repeat(dosage))
+            if days is not None:
+                count = _repeat(dosage)["count"]
+                basis = f"estimated: start {start} + {count} doses ordered ({days:g} days)"
+                return dates.shifted(start, days), END_RANK["count"], basis
+        dispense = resource.get("dispenseRequest") or {}
+        supply = _days(dispense.get("expectedSupplyDuration"))
+        if supply is not None:
+            repeats = dispense.get("numberOfRepeatsAllowed", 0)
+            days = supply * (1 + repeats)
+            basis = (
+                f"estimated: start {start} + {supply:g} days' supply x {1 + repeats} fills"
+                " (expectedSupplyDuration, numberOfRepeatsAllowed)"
+            )
+            return dates.shifted(start, days), END_RANK["expectedSupplyDuration"], basis
+    until = _until(dosages)
+    if until:
+        return until, END_RANK["until"], f"ordered until {until} (dosage text)"
+    return None, None, ""
+
+
+def _read(resource: dict) -> dict[str, Any] | None:
+    """Start, end and status of one medication resource; None when it records no exposure."""
+    rtype = resource.get("resourceType")
+    status = resource.get("status")
+    running = status in _RUNNING
+    if rtype == "MedicationRequest":
+        if resource.get("intent") in _NOT_ORDERS or resource.get("doNotPerform") is True:
+            return None  # a suggestion, or an order not to give it
+        start, how = _request_start(resource)
+        end, end_rank, basis = _request_end(resource, start)
+        reported = resource.get("intent") == "plan" or resource.get("reportedBoolean") is True
+        prior = (resource.get("priorPrescription") or {}).get("reference")
+        return {
+            "start": start,
+            "start_rank": START_RANK[how],
+            "end": end,
+            "end_rank": end_rank,
+            "end_basis": basis,
+            "running": running,
+            "point": False,
+            "representation": "patient-reported order" if reported else "order",
+            "renews": prior.split("/_history/")[0] if prior else None,
+        }
+    if rtype == "MedicationStatement":
+        if status == "intended":
+            return None  # planned, not yet taken
+        start = dates.first(resource, "effectivePeriod.start", "effectiveDateTime")
+        end = dates.first(resource, "effectivePeriod.end")
+        return {
+            "start": start,
+            "start_rank": START_RANK["statement"],
+            "end": end,
+            "end_rank": END_RANK["recorded"] if end else None,
+            "end_basis": "",
+            "running": running,
+            "point": False,
+            "representation": "statement",
+        }
+    if rtype == "MedicationDispense":
+        handed = dates.first(resource, "whenHandedOver")
+        supply = _days(resource.get("daysSupply"))
+        end = dates.shifted(handed, supply) if handed and supply is not None else None
+        basis = f"estimated: dispensed {handed} + {supply:g} days' supply" if end else ""
+        return {
+            "start": handed,
+            "start_rank": START_RANK["dispense"],
+            "end": end,
+            "end_rank": END_RANK["dispense"] if end else None,
+            "end_basis": basis,
+            # Handed over with a known supply: the patient has it until the supply runs out.
+            "running": end is not None,
+            "point": False,
+            "representation": "dispense",
+        }
+    # MedicationAdministration: one dose.
+    dose = dates.first(resource, "effectiveDateTime", "effectivePeriod.start")
+    return {
+        "start": dose,
+        "start_rank": START_RANK["administration"],
+        "end": None,
+        "end_rank": None,
+        "end_basis": "",
+        "running": running,
+        "point": True,
+        "representation": "administration",
+    }
+
+
+def _medications(res: Resources) -> dict[str, dict]:
+    return res.once(
+        "medications", lambda: {reference(m): m for m in res.of("Medication") if m.get("id")}
+    )
+
+
+def exposures(res: Resources) -> tuple[Exposure, ...]:
+    """Every exposure to a known agent the medication resources record, by agent, then start."""
+    return res.once("exposures", lambda: _exposures(res))
+
+
+def _exposures(res: Resources) -> tuple[Exposure, ...]:
+    medications = _medications(res)
+    found = []
+    for resource in res.of(*MEDICATION_TYPES):
+        drug = named(resource, medications.get)
+        if not drug.agents:
+            continue  # no drug (data-absent "error"), or neither anticancer nor interacting
+        read = _read(resource)
+        if read is None:
+            continue
+        ref = reference(resource)
+        stop, detail = _stop(resource)
+        evidence = (ref, drug.medication) if drug.medication else (ref,)
+        found += [
+            Exposure(
+                agent=agent,
+                stop_reason=stop,
+                stop_detail=detail,
+                ref=ref,
+                evidence=evidence,
+                **read,
+            )
+            for agent in sorted(drug.agents)
+        ]
+    return tuple(sorted(found, key=lambda e: (e.agent, dates.earliest_key(e.start))))
