@@ -291,7 +291,9 @@ def test_negative_control_unlinked_orders_far_apart_are_two_courses() -> None:
 
 
 def test_malformed_order_makes_therapy_history_unknown() -> None:
-    s = state(request("r", "lapatinib", "completed", authoredOn="10/02/2025"))  # not a FHIR dateTime
+    s = state(
+        request("r", "lapatinib", "completed", authoredOn="10/02/2025")
+    )  # not a FHIR dateTime
     assert s.courses == ()
     assert s.therapy_history_known.known is False
     assert "therapy history unknown" in s.therapy_history_known.notes[0]
