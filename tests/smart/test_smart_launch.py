@@ -160,8 +160,9 @@ def test_ehr_launch_authorizes_reads_the_record_with_the_token_and_shows_the_tim
         "lapatinib + capecitabine: 2025-02-10 to 2026-08-25; ended by progression (2026-08-20)"
         in html
     )
+    # 2024-05-14 (first brain metastases, during trastuzumab + pertuzumab), 2025-01-20, 2026-08-20
     assert (
-        len(re.findall(r'<a href="#progression-\d+" class="progression intracranial">', html)) == 2
+        len(re.findall(r'<a href="#progression-\d+" class="progression intracranial">', html)) == 3
     )
     assert len(re.findall(r'<a href="#mri-\d+"', html)) == 3
     assert page.headers["Cache-Control"] == "no-store"

@@ -65,15 +65,16 @@ def test_scenario_1_shows_both_srs_courses(scenario_1) -> None:
     ]
 
 
-def test_scenario_1_shows_both_intracranial_progressions_across_every_lane(scenario_1) -> None:
+def test_scenario_1_shows_every_intracranial_progression_across_every_lane(scenario_1) -> None:
     _, svg, _ = scenario_1
     progressions = links(svg, "intracranial")
     assert [t.text for a in progressions for t in a.iter(f"{SVG}text")] == [
+        "2024-05-14 intracranial",  # first brain metastases, during trastuzumab + pertuzumab
         "2025-01-20 intracranial",
         "2026-08-20 intracranial",
     ]
     lines = [line for line in svg.iter(f"{SVG}line") if "progression" in line.get("class", "")]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert all(float(line.get("y2")) - float(line.get("y1")) > 200 for line in lines)
 
 
@@ -111,7 +112,7 @@ def test_scenario_1_shows_every_brain_mri_once_per_exam(scenario_1) -> None:
 def test_every_mark_links_to_its_evidence_entry(scenario_1) -> None:
     page, svg, _ = scenario_1
     anchors = {a.get("href")[1:]: a for a in svg.iter(f"{SVG}a")}
-    assert len(anchors) == 9
+    assert len(anchors) == 10  # with the first brain metastases as a progression (issue 17)
     for anchor, link in anchors.items():
         entry = re.search(rf'<li id="{anchor}">(.*?)</li>', page).group(1)
         references = title(link).split("Evidence: ", 1)[1].split(", ")
