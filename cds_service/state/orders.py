@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cds_service.state.exposures import MEDICATION_TYPES
+from cds_service.state.medication import named
 from cds_service.state.model import DraftOrder
 from cds_service.state.resources import reference
-from cds_service.state.terminology import agents_of, coded_keys, has_code, matches, text_of
+from cds_service.state.terminology import coded_keys, has_code, matches, text_of
 
 _PROCEDURES = (
     ("brain-resection", "resection"),
@@ -40,15 +42,6 @@ def _procedure(order: dict) -> str | None:
     return None
 
 
-def _medication(order: dict) -> tuple[Any, str]:
-    if order.get("medicationCodeableConcept"):
-        return order["medicationCodeableConcept"], ""
-    ref = order.get("medicationReference") or {}
-    target = (ref.get("reference") or "").lstrip("#")
-    contained: dict = next((c for c in order.get("contained", []) if c.get("id") == target), {})
-    return contained.get("code") or {}, ref.get("display", "")
-
-
 def draft_orders(context: Mapping[str, Any] | None) -> tuple[DraftOrder, ...]:
     """DraftOrders from `draftOrders`; with `selections` (order-select) only those are selected,
     without it (order-sign) all are."""
@@ -58,23 +51,11 @@ def draft_orders(context: Mapping[str, Any] | None) -> tuple[DraftOrder, ...]:
     found = []
     for order in _resources(context):
         ref = reference(order)
-        concept, display = _medication(order)
-        agents = (
-            agents_of(concept, display)
-            if order.get("resourceType")
-            in {
-                "MedicationRequest",
-                "MedicationStatement",
-                "MedicationAdministration",
-                "MedicationDispense",
-            }
-            else frozenset()
-        )
-        shown = (
-            text_of(concept).split(" | ")[0]
-            or display
-            or text_of(order.get("code")).split(" | ")[0]
-        )
+        # Draft orders name their drug inline or by a contained Medication (the bundle holds
+        # nothing else to refer to): the same reading as the record's medication resources.
+        drug = named(order) if order.get("resourceType") in MEDICATION_TYPES else None
+        agents = drug.agents if drug else frozenset()
+        shown = (drug.display if drug else "") or text_of(order.get("code")).split(" | ")[0]
         found.append(
             DraftOrder(
                 reference=ref,
