@@ -13,7 +13,14 @@ from typing import Any
 from cds_service.fhir.record import PatientRecord, parse_record, settle
 from cds_service.state import derive
 from cds_service.state.evidence import references
-from cds_service.state.model import UNKNOWN, Fact, FhirDate, PatientState, ProgressionEvent
+from cds_service.state.model import (
+    UNKNOWN,
+    DrugCourse,
+    Fact,
+    FhirDate,
+    PatientState,
+    ProgressionEvent,
+)
 from cds_service.state.serialize import state_to_json
 from cds_service.timeline import brain_mris, render_html
 
@@ -84,6 +91,17 @@ def _event(e: ProgressionEvent) -> str:
     return f"{_when(e.when)} {e.site} progression: {e.description} [{', '.join(e.evidence)}]"
 
 
+def _course(c: DrugCourse) -> str:
+    """One agent's course: from what it was read, how its end is known, why it stopped."""
+    end = "ongoing" if c.active else _when(c.end) if c.end else "end not recorded"
+    line = f"{c.agent}: {_when(c.start)} to {end}"
+    if c.end_estimated:
+        line += f" ({c.end_basis})"
+    if c.stop_detail:
+        line += f"; stopped: {c.stop_detail}"
+    return f"{line}; from {c.representation or 'record'} [{', '.join(c.evidence)}]"
+
+
 def render(state: PatientState) -> str:
     out = [f"Patient state as of {state.today}", "", "Diagnosis"]
     out += _fact("breast cancer", state.breast_cancer)
@@ -124,7 +142,9 @@ def render(state: PatientState) -> str:
         reason = "" if r.active else f", stopped: {_value(r.stop_reason)}"
         out.append(f"  {r.label}: {span}{reason} [{', '.join(r.evidence)}]")
         if r.progression:
-            out.append(f"      progressed on it: {_event(r.progression)}")
+            relation = r.progression_relation or "on"
+            out.append(f"      progressed {relation} it: {_event(r.progression)}")
+        out += [f"      {_course(c)}" for c in r.courses]
     if not state.regimens:
         out.append("  none recorded")
     out += ["", "Other"]

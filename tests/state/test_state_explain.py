@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cds_service.commands import explain
+from tests.state.medications import bundle, infusions
 from tests.state.support import FIXTURES
 
 SCENARIO_1 = FIXTURES / "scenarios" / "01-rechallenge-after-srs.json"
@@ -33,6 +34,20 @@ def test_explain_scenario_1_shows_both_srs_courses_progressions_and_lapatinib(ca
     assert "progressed on it: 2026-08-20 intracranial progression" in out
     assert "Observation/scenario-01-disease-status-2" in out
     assert "MedicationStatement/scenario-01-med-lapatinib-1" in out
+    assert (
+        "lapatinib: 2025-02-10 to 2026-08-25; stopped: Disease progression (intracranial);"
+        " from statement [MedicationStatement/scenario-01-med-lapatinib-1]" in out
+    )
+
+
+def test_explain_shows_an_estimated_end_and_how_it_was_estimated(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "tdxd.json"
+    path.write_text(json.dumps(bundle(*infusions("a", "t-dxd", "2026-01-19", "2026-02-09"))))
+    out = _run(capsys, str(path), "--today", "2026-11-23")
+    assert (
+        "t-dxd: 2026-01-19 to 2026-03-02 (estimated: last infusion 2026-02-09 + 21 days);"
+        " from administration [MedicationAdministration/a-0, MedicationAdministration/a-1]" in out
+    )
 
 
 def test_explain_json_has_the_same_facts(capsys) -> None:
