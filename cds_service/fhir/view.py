@@ -161,6 +161,7 @@ class Extension(TypedDict, total=False):
     extension: list[Extension]
     valueReference: Reference
     valueUnsignedInt: FhirUnsignedInt
+    valueCodeableConcept: CodeableConcept  # Cerner pharmacy-verification-status
     valueDate: FhirDate  # athena ah-stop-date
     valueDateTime: FhirDateTime
 

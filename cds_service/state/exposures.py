@@ -16,6 +16,9 @@ Representations read (real-world-fhir-representations.md 1.1, 1.3-1.5), dates by
   `ah-deactivated-date`. `courseOfTherapyType` is not read: "continuous" or "acute" (Cerner adds
   "Soft Stop") says whether a stop is planned, never when; it dates nothing. `meta.lastUpdated` is
   not read either: it is when the record was touched, and as an end it would be a guess.
+  An order whose Cerner `pharmacy-verification-status` extension says "rejected" was never
+  dispensed: left out. Not read, as they date nothing: `category` (inpatient, community...),
+  `doseAndRate` (Epic's three typed entries), `timing.code`, `reasonCode` (why it was given).
 - MedicationDispense: `whenHandedOver`, + `daysSupply` for the end; `declined` is void. Without
   `daysSupply` the end stays unknown (quantity / daily dose needs the order's dose: not guessed).
 - MedicationAdministration: `effectiveDateTime` or `effectivePeriod.start`, one dose each;
@@ -47,6 +50,8 @@ _ATHENA_STOP = (
     "https://fhir.athena.io/StructureDefinition/ah-stop-date",
     "https://fhir.athena.io/StructureDefinition/ah-deactivated-date",
 )
+# Cerner's extension (its URL's last segment; the value's text says "Rejected by pharmacy").
+_PHARMACY_VERIFICATION = "/pharmacy-verification-status"
 # Start precedence (1.5.2): a lower rank is better evidence of when the drug was first given.
 START_RANK = {
     "administration": 0,
@@ -158,9 +163,8 @@ def _stop(resource: dict) -> tuple[StopReason | Unknown, str]:
     """(reason, the record's own words) of why a medication stopped."""
     raw = resource.get("statusReason")
     concepts = raw if isinstance(raw, list) else [raw] if raw else []
+    # Not `reasonCode`: that is why the drug was given (the cancer), never why it stopped.
     words = [text_of(c).split(" | ")[0] for c in concepts]
-    if resource.get("status") == "stopped":
-        words += [text_of(c).split(" | ")[0] for c in resource.get("reasonCode", [])]
     words += [n.get("text", "") for n in resource.get("note", [])]
     detail = "; ".join(w for w in words if w)
     lowered = detail.lower()
@@ -253,6 +257,14 @@ def _request_end(resource: dict, start: FhirDate | None) -> tuple[FhirDate | Non
     return None, None, ""
 
 
+def _rejected_by_pharmacy(resource: dict) -> bool:
+    return any(
+        str(e.get("url", "")).endswith(_PHARMACY_VERIFICATION)
+        and "rejected" in text_of(e.get("valueCodeableConcept")).lower()
+        for e in resource.get("extension", [])
+    )
+
+
 def _read(resource: dict) -> dict[str, Any] | None:
     """Start, end and status of one medication resource; None when it records no exposure."""
     rtype = resource.get("resourceType")
@@ -261,6 +273,8 @@ def _read(resource: dict) -> dict[str, Any] | None:
     if rtype == "MedicationRequest":
         if resource.get("intent") in _NOT_ORDERS or resource.get("doNotPerform") is True:
             return None  # a suggestion, or an order not to give it
+        if _rejected_by_pharmacy(resource):
+            return None  # never dispensed
         start, how = _request_start(resource)
         end, end_rank, basis = _request_end(resource, start)
         reported = resource.get("intent") == "plan" or resource.get("reportedBoolean") is True

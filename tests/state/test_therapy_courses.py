@@ -57,6 +57,32 @@ def test_statement_stopped_keeps_the_records_own_words() -> None:
     assert (c.stop_reason, c.stop_detail, c.active) == ("toxicity", "grade 3 diarrhoea", False)
 
 
+def test_statement_reason_code_is_why_it_was_given_not_why_it_stopped() -> None:
+    c = course(
+        statement(
+            "s",
+            "lapatinib",
+            "stopped",
+            effectiveDateTime="2024-01-01",
+            reasonCode=[{"text": "Metastatic breast cancer, progressive"}],
+        )
+    )
+    assert (c.stop_reason, c.stop_detail) == (UNKNOWN, "")
+
+
+def test_statement_stop_in_a_note_is_read() -> None:
+    c = course(
+        statement(
+            "s",
+            "lapatinib",
+            "stopped",
+            effectiveDateTime="2024-01-01",
+            note=[{"text": "Stopped: hand-foot syndrome"}],
+        )
+    )
+    assert (c.stop_reason, c.stop_detail) == ("toxicity", "Stopped: hand-foot syndrome")
+
+
 def test_statement_effective_datetime_status_unknown_is_given_not_running() -> None:
     c = course(statement("s", "lapatinib", "unknown", effectiveDateTime="2024-01-01T10:00:00Z"))
     assert (c.active, span(c), c.stop_reason) == (False, ("2024-01-01", None), UNKNOWN)
