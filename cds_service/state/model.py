@@ -191,6 +191,9 @@ class DrugCourse:
     stop_detail: str = ""
     # How the course was recorded: "statement", "order", "dispense", "administration", ...
     representation: str = ""
+    # The latest day a record shows the agent given (an infusion, a dispense, an order's start):
+    # what an estimated end rests on.
+    last_given: FhirDate | None = None
 
 
 @dataclass(frozen=True, slots=True)

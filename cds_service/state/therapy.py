@@ -125,6 +125,7 @@ def _course(group: list[Exposure], today: date, cycle: int) -> DrugCourse:
         end_basis=basis if end else "",
         stop_detail="" if active else detail,
         representation=", ".join(dict.fromkeys(e.representation for e in group)),
+        last_given=dates.latest(e.start for e in group),
     )
 
 
@@ -147,10 +148,17 @@ def courses(res: Resources, today: date) -> tuple[DrugCourse, ...]:
     return tuple(sorted(result, key=lambda c: (dates.earliest_key(c.start), c.agent)))
 
 
-def _running_at(course: DrugCourse, day: date) -> bool:
+def _carried_into(course: DrugCourse, new_start: FhirDate) -> bool:
+    """Was `course` still given once a new line began (so it belongs to that line too)?"""
     if course.active:
         return True
-    return course.end is not None and course.end.latest > day
+    if course.end is None:
+        return False
+    if course.end_estimated:
+        # An estimate (a prescription's supply x fills) can run months past a switch: only a
+        # record of the agent given once the new line began carries it over.
+        return course.last_given is not None and course.last_given.earliest >= new_start.earliest
+    return course.end.latest > new_start.latest + timedelta(days=REGIMEN_START_WINDOW_DAYS)
 
 
 def _regimen(members: list[DrugCourse], end_cap: FhirDate | None) -> Regimen:
@@ -196,8 +204,7 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
             continue
         carried = []
         if lines and course.start:
-            switch = course.start.earliest + timedelta(days=REGIMEN_START_WINDOW_DAYS)
-            carried = [c for c in lines[-1] if _running_at(c, switch)]
+            carried = [c for c in lines[-1] if _carried_into(c, course.start)]
         lines.append(carried + [course])
     built = []
     for i, line in enumerate(lines):

@@ -175,3 +175,26 @@ def test_agents_active_on_a_date_read_estimated_ends() -> None:
     assert s.agents_active_on(date(2026, 3, 20)) == {"t-dxd"}  # last infusion + 21 days
     assert s.agents_active_on(date(2026, 3, 24)) == frozenset()
     assert s.agents_active_on(date(2026, 1, 1)) == frozenset()
+
+
+def test_an_estimated_end_past_a_switch_does_not_carry_the_course_into_the_new_line() -> None:
+    supply = {"expectedSupplyDuration": {"value": 28, "code": "d"}, "numberOfRepeatsAllowed": 11}
+    s = state(
+        BREAST,
+        request("lap", "lapatinib", "completed", authoredOn="2025-02-10", dispenseRequest=supply),
+        *infusions("tdxd", "t-dxd", "2025-06-02", "2025-06-23", "2025-07-14"),
+    )
+    assert [r.label for r in s.regimens] == ["lapatinib", "t-dxd"]
+
+
+def test_infusions_given_after_a_switch_carry_the_antibody_into_the_new_line() -> None:
+    s = state(
+        BREAST,
+        *infusions("her", "trastuzumab", "2025-01-06", "2025-01-27", "2025-02-17", "2025-03-10"),
+        *infusions("pac", "paclitaxel", "2025-01-06", "2025-01-13", "2025-01-20"),
+        request("cap", "capecitabine", "completed", authoredOn="2025-02-17"),
+    )
+    assert [r.label for r in s.regimens] == [
+        "trastuzumab + paclitaxel",
+        "trastuzumab + capecitabine",
+    ]
