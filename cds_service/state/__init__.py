@@ -28,7 +28,13 @@ def _therapy_history_known(record: PatientRecord, res: Resources) -> Fact[bool]:
         return Fact(
             UNKNOWN, (), ("medication records could not be read: therapy history unknown", *unread)
         )
-    return Fact(True, (), tuple(f"{t} could not be obtained" for t in missing))
+    obtained = ", ".join(t for t in therapy.MEDICATION_TYPES if t not in missing)
+    return Fact(
+        True,
+        (),
+        tuple(f"{t} could not be obtained" for t in missing),
+        basis=f"obtained and readable: {obtained}",
+    )
 
 
 def _local_therapy_known(res: Resources) -> Fact[bool]:

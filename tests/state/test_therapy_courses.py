@@ -331,6 +331,9 @@ def test_medication_dispenses_unavailable_leave_the_history_known_with_a_note() 
     )
     assert s.therapy_history_known.value is True
     assert s.therapy_history_known.notes == ("MedicationDispense could not be obtained",)
+    assert s.therapy_history_known.basis == (
+        "obtained and readable: MedicationStatement, MedicationRequest, MedicationAdministration"
+    )
 
 
 # --- MedicationDispense -----------------------------------------------------------------------
