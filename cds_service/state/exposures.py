@@ -23,7 +23,10 @@ Representations read (real-world-fhir-representations.md 1.1, 1.3-1.5), dates by
   `daysSupply` the end stays unknown (quantity / daily dose needs the order's dose: not guessed).
 - MedicationAdministration: `effectiveDateTime` or `effectivePeriod.start`, one dose each;
   `not-done` is void; `statusReason` of a stopped infusion. Doses are grouped into courses by
-  their cycle in state/therapy.
+  their cycle in state/therapy. Cerner's `infuse-over-time` (minutes of one infusion) and
+  mCODE's dose details in `note` date nothing and are not read.
+- Why a record stopped: `statusReason`, and `note` on a stopped record; the words are kept as
+  the course's stop detail.
 """
 
 from __future__ import annotations
@@ -165,7 +168,10 @@ def _stop(resource: dict) -> tuple[StopReason | Unknown, str]:
     concepts = raw if isinstance(raw, list) else [raw] if raw else []
     # Not `reasonCode`: that is why the drug was given (the cancer), never why it stopped.
     words = [text_of(c).split(" | ")[0] for c in concepts]
-    words += [n.get("text", "") for n in resource.get("note", [])]
+    if resource.get("status") == "stopped":
+        # Notes say why only on a stopped record: elsewhere "dose reduced for diarrhoea" is
+        # a course going on, not one ending.
+        words += [n.get("text", "") for n in resource.get("note", [])]
     detail = "; ".join(w for w in words if w)
     lowered = detail.lower()
     for reason, stems in _REASONS:

@@ -457,3 +457,10 @@ def test_stopped_infusion_keeps_why() -> None:
         )
     )
     assert (c.stop_reason, c.stop_detail) == ("toxicity", "infusion reaction")
+
+
+def test_a_note_on_a_given_infusion_is_no_stop() -> None:
+    doses = infusions("a", "t-dxd", "2026-01-19", "2026-02-09", "2026-03-02")
+    doses[1]["note"] = [{"text": "Dose reduced to 4.4 mg/kg for grade 2 diarrhoea"}]
+    c = course(*doses)
+    assert (span(c), c.stop_reason, c.stop_detail) == (("2026-01-19", "2026-03-23"), UNKNOWN, "")
