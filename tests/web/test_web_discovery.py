@@ -14,6 +14,7 @@ PREFETCHED_TYPES = {
     "MedicationStatement",
     "MedicationRequest",
     "MedicationAdministration",
+    "MedicationDispense",
     "Procedure",
     "ImagingStudy",
     "DiagnosticReport",
@@ -47,6 +48,12 @@ def test_every_service_prefetches_the_resources_the_rules_read(client):
         read = {t.split("?")[0].split("/")[0] for t in templates}
         assert read == PREFETCHED_TYPES, service["id"]
         assert all("{{context.patientId}}" in t for t in templates)
+
+
+def test_medication_request_prefetch_includes_the_medications_it_names(client):
+    for service in client.get("/cds-services").get_json()["services"]:
+        requests = service["prefetch"]["medicationRequests"]
+        assert requests.endswith("&_include=MedicationRequest:medication"), service["id"]
 
 
 def test_report_prefetch_asks_only_for_radiology_reports(client):
