@@ -74,12 +74,8 @@ EPIC_LAPATINIB = {
 def _orders(with_periods: bool) -> list[dict]:
     """Lapatinib + capecitabine known only from orders: with their dispense and validity
     periods (and dispenses), or bare (authoredOn only)."""
-    lapatinib = {
-        "medicationReference": {
-            "reference": "Medication/epic-lapatinib",
-            "display": "LAPATINIB 250 MG PO TABS",
-        }
-    }
+    # No display: only the _include'd Medication can say which drug this is.
+    lapatinib = {"medicationReference": {"reference": "Medication/epic-lapatinib"}}
     if not with_periods:
         return [
             request("lap-1", None, "completed", authoredOn="2025-02-10", **lapatinib),
