@@ -64,14 +64,16 @@ START_RANK = {
     "validityPeriod.start": 4,
     "authoredOn": 5,
 }
-# End precedence (1.5.3), recorded ends first; administrations' ends are set by their cycle.
+# End precedence (1.5.3), recorded ends first. Infusions (last one + cycle, set by
+# state/therapy) come next: they show what was given, where orders show what was meant.
 END_RANK = {
     "recorded": 0,
-    "boundsDuration": 1,
-    "count": 2,
-    "dispense": 3,
-    "expectedSupplyDuration": 4,
-    "until": 5,
+    "administration": 1,
+    "boundsDuration": 2,
+    "count": 3,
+    "dispense": 4,
+    "expectedSupplyDuration": 5,
+    "until": 6,
 }
 # UCUM (and common spelt-out) time units in days.
 _UNIT_DAYS = {
@@ -137,7 +139,7 @@ class Exposure:
     start: FhirDate | None
     start_rank: int
     end: FhirDate | None
-    end_rank: float | None  # END_RANK of the end's source; None when there is no end
+    end_rank: int | None  # END_RANK of the end's source; None when there is no end
     end_basis: str  # "" for a recorded end; otherwise how it was estimated, in words
     running: bool  # the record says it is still given
     stop_reason: StopReason | Unknown

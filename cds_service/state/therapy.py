@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from cds_service.state import brain, dates
-from cds_service.state.exposures import MEDICATION_TYPES, Exposure, exposures
+from cds_service.state.exposures import END_RANK, MEDICATION_TYPES, Exposure, exposures
 from cds_service.state.model import (
     UNKNOWN,
     DrugCourse,
@@ -78,14 +78,10 @@ def _end(group: list[Exposure], cycle: int) -> tuple[FhirDate | None, str]:
     candidates = [
         (e.end_rank, e.end, e.end_basis) for e in group if e.end and e.end_rank is not None
     ]
-    doses = [e.start for e in group if e.point and e.start]
-    if doses:
-        last = dates.latest(doses)
-        assert last is not None
-        # Between recorded ends and order-based estimates: infusions show what was given.
-        candidates.append(
-            (0.5, dates.shifted(last, cycle), f"estimated: last infusion {last} + {cycle} days")
-        )
+    last = dates.latest(e.start for e in group if e.point)
+    if last is not None:
+        basis = f"estimated: last infusion {last} + {cycle} days"
+        candidates.append((END_RANK["administration"], dates.shifted(last, cycle), basis))
     if not candidates:
         return None, ""
     best = min(rank for rank, _, _ in candidates)
