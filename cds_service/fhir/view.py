@@ -59,6 +59,10 @@ READ_ELEMENTS = frozenset(
         "valueQuantity",
         "valueString",
         "valueInteger",
+        "valueRatio",  # HER2/CEP17 ratio (state/her2)
+        "component",  # ISH panel numbers (state/her2)
+        "hasMember",  # ISH panel members (state/her2)
+        "category",  # pathology reports (state/her2)
         "conclusion",
         "description",
         "note",
@@ -140,6 +144,25 @@ class Quantity(TypedDict, total=False):
     code: FhirCode
 
 
+class Ratio(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    numerator: Quantity
+    denominator: Quantity
+
+
+class ObservationComponent(TypedDict, total=False):
+    """A component (an ISH panel's ratio or copy number): its code and the values read."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    code: Required[CodeableConcept]
+    valueQuantity: Quantity
+    valueCodeableConcept: CodeableConcept
+    valueString: FhirString
+    valueInteger: StrictInt
+    valueRatio: Ratio
+    interpretation: list[CodeableConcept]
+
+
 class Annotation(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     text: Required[FhirMarkdown]
@@ -191,6 +214,8 @@ LEAN_TYPES: dict[str, Any] = {
     "Reference": Reference,
     "Period": Period,
     "Quantity": Quantity,
+    "Ratio": Ratio,
+    "ObservationComponent": ObservationComponent,
     "Annotation": Annotation,
     "Extension": Extension,
     "Dosage": Dosage,
