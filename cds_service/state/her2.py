@@ -114,7 +114,10 @@ def _numbers_of(parts: list[_Part]) -> tuple[Number | None, Number | None, str]:
         value = part.item.resource
         quantity = her2_ish.quantity(value.get("valueQuantity"))
         unit = str((value.get("valueQuantity") or {}).get("unit") or "").lower()
-        if part.kind == "ratio" or (part.kind == "ISH" and "ratio" in unit):
+        # Under an ISH code, a Ratio (or a quantity in "ratio" units) is the HER2/CEP17 ratio.
+        if part.kind == "ratio" or (
+            part.kind == "ISH" and (value.get("valueRatio") or "ratio" in unit)
+        ):
             found = her2_ish.ratio(value.get("valueRatio")) or quantity
             if found is not None and ratio is None:
                 ratio = found
@@ -173,8 +176,8 @@ def _interpretation_words(part: _Part) -> Worded | None:
 def _method(kind: str, words: Worded) -> str:
     if words.wording.startswith("IHC"):
         return words.wording
-    label = {"IHC": "IHC", "ISH": "ISH", "ratio": "ISH", "copies": "ISH"}.get(kind, "HER2")
-    return f"{label} {words.wording}"
+    label = {"IHC": "IHC ", "ISH": "ISH ", "ratio": "ISH ", "copies": "ISH "}.get(kind, "")
+    return f"{label}{words.wording}"
 
 
 @dataclass
