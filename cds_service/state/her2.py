@@ -135,10 +135,14 @@ def _value_words(part: _Part) -> tuple[Worded, str] | None:
     value = part.item.resource
     concept = value.get("valueCodeableConcept")
     sets = code_sets(concept)
+    ihc = part.kind == "IHC"
     for vs_id, result in _ANSWERS:
         if vs_id in sets:
-            return Worded(result, None, result), "valueCodeableConcept, coded"
-    ihc = part.kind == "IHC"
+            # The record's own words beside the code ("HER2 IHC 3+") name it when they agree.
+            words = her2_text.result_words(str((concept or {}).get("text") or ""), ihc=ihc)
+            if words is None or words.result != result:
+                words = Worded(result, None, result)
+            return words, "valueCodeableConcept, coded"
     if concept is not None:
         words = her2_text.result_words(text_of(concept), ihc=ihc)
         if words:

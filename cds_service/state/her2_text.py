@@ -80,6 +80,13 @@ def _resolved(lowered: str) -> tuple[Worded, int] | None:
     """The first result; an IHC 2+ followed by ISH wording in the same words takes the ISH
     result ("2+ (equivocal), FISH amplified"), as the guideline resolves an equivocal IHC."""
     first = _read(lowered)
+    if first is not None and first[0].wording in ("positive", "negative", "equivocal"):
+        # "Positive (IHC 3+)": the score that agrees names the result more exactly.
+        score = re.search(r"(?<![\d.])([0-3])\s*\+", lowered[first[1] :])
+        if score:
+            result, wording = _score_result(int(score.group(1)))
+            if result == first[0].result:
+                first = Worded(result, int(score.group(1)), wording), first[1] + score.end()
     if first is None or first[0].score != 2:
         return first
     rest = lowered[first[1] :]

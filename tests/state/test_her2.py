@@ -105,7 +105,7 @@ ONE_TEST = {
     "CodeableConcept with text only": (
         observation("o", IHC, valueCodeableConcept=concept(text="Positive (3+)")),
         "positive",
-        "HER2 IHC positive (Observation, valueCodeableConcept, text)",
+        "HER2 IHC 3+ (Observation, valueCodeableConcept, text)",
     ),
     "IHC score as valueInteger": (
         observation("o", IHC, valueInteger=3),
@@ -160,6 +160,13 @@ def test_the_record_wording_is_kept_for_the_card() -> None:
     [test] = her2(ihc("3+")).tests
     assert test.method == "IHC 3+"
     assert test.evidence == ("Observation/ihc",)
+    # A coded answer with the score in its text (mCODE fixtures): the card can say "IHC 3+".
+    coded = observation(
+        "o",
+        IHC,
+        valueCodeableConcept=concept(coding(LOINC, "LA6576-8"), text="Positive (IHC 3+)"),
+    )
+    assert [t.method for t in her2(coded).tests] == ["IHC 3+"]
 
 
 def test_serum_her2_is_not_tumour_status() -> None:
