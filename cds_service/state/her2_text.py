@@ -84,9 +84,9 @@ def _resolved(lowered: str) -> tuple[Worded, int] | None:
         # "Positive (IHC 3+)": the score that agrees names the result more exactly.
         score = re.search(r"(?<![\d.])([0-3])\s*\+", lowered[first[1] :])
         if score:
-            result, wording = _score_result(int(score.group(1)))
-            if result == first[0].result:
-                first = Worded(result, int(score.group(1)), wording), first[1] + score.end()
+            by_score, wording = _score_result(int(score.group(1)))
+            if by_score == first[0].result:
+                first = Worded(by_score, int(score.group(1)), wording), first[1] + score.end()
     if first is None or first[0].score != 2:
         return first
     rest = lowered[first[1] :]
@@ -94,9 +94,9 @@ def _resolved(lowered: str) -> tuple[Worded, int] | None:
     if ish is None:
         return first
     positive = not ish.group().startswith(("not", "non"))
-    result: HER2Result = "positive" if positive else "negative"
+    resolved: HER2Result = "positive" if positive else "negative"
     wording = "IHC 2+, ISH amplified" if positive else "IHC 2+, ISH not amplified (HER2-low)"
-    return Worded(result, 2, wording), first[1] + ish.end()
+    return Worded(resolved, 2, wording), first[1] + ish.end()
 
 
 def result_words(text: str, *, ihc: bool = False) -> Worded | None:
