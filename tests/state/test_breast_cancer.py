@@ -172,3 +172,16 @@ def test_one_problem_entry_gives_breast_cancer_and_her2_together(
     assert result.breast_cancer.value is True
     assert result.her2.status.value == her2
     assert result.breast_cancer.evidence == result.her2.status.evidence == ("Condition/c",)
+
+
+def test_a_metastasis_of_a_free_text_breast_cancer_is_a_breast_cancer_metastasis() -> None:
+    primary = condition("primary", concept(text="HER2+ breast ca"))
+    related = "http://hl7.org/fhir/StructureDefinition/condition-related"
+    mets = condition(
+        "mets",
+        concept(coding(ICD10, "C79.31")),
+        extension=[{"url": related, "valueReference": {"reference": "Condition/primary"}}],
+    )
+    result = state(primary, mets)
+    assert result.brain_metastases.value is True
+    assert result.brain_metastases.evidence == ("Condition/mets",)
