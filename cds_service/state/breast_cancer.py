@@ -35,7 +35,9 @@ _NOT_A_DIAGNOSIS = re.compile(
 
 def worded(text: str) -> bool:
     """True when `text` states a breast cancer diagnosis in words."""
-    return valueset("breast-cancer").has_text(_NOT_A_DIAGNOSIS.sub(" ", text))
+    words = valueset("breast-cancer")
+    # The cheap test first: most problems name no breast cancer at all.
+    return words.has_text(text) and words.has_text(_NOT_A_DIAGNOSIS.sub(" ", text))
 
 
 def reading(item: Coded) -> str:

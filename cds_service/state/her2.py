@@ -89,10 +89,18 @@ def _kind(item: Coded) -> str:
     return "HER2"
 
 
+_TEST_SETS = ("her2-test", "her2-ish-ratio", "her2-ish-copy-number")
+
+
 def _is_her2_test(item: Coded) -> bool:
-    if item.has_code("her2-serum") or _SERUM.search(item.text):
+    if item.has_code("her2-serum"):
         return False
-    return any(item.matches(vs) for vs in ("her2-test", "her2-ish-ratio", "her2-ish-copy-number"))
+    # By its name only when no code says what it is (a local code; a code of another concept,
+    # such as disease status or ECOG, is not a HER2 test whatever its display says). The
+    # her2-test names ("her2", "erbb2", ...) are part of every ratio and copy number name.
+    if item.sets.isdisjoint(_TEST_SETS) and (item.sets or not item.matches("her2-test")):
+        return False
+    return not _SERUM.search(item.text)
 
 
 def _part(component: dict) -> _Part:
@@ -330,11 +338,10 @@ def _diagnosis_tests(res: Resources) -> list[Her2Test]:
                 )
         if tests and tests[-1].evidence == (ref,):
             continue
-        if not item.text or not (
-            breast_cancer.reading(item) or not _OTHER_CANCER.search(item.text)
-        ):
+        stated = her2_text.statements(item.text)[:1] if item.text else []
+        if stated and _OTHER_CANCER.search(item.text) and not breast_cancer.reading(item):
             continue
-        for words in her2_text.statements(item.text)[:1]:
+        for words in stated:
             tests.append(
                 Her2Test(
                     words.result,

@@ -51,6 +51,8 @@ def _scale(item: Coded) -> Scale | None:
         return "ECOG"
     if item.has_code("karnofsky"):
         return "KPS"
+    if item.sets:  # coded as another concept: its display is not a flowsheet row's name
+        return None
     if item.matches("ecog"):
         return "ECOG"
     if item.matches("karnofsky"):
