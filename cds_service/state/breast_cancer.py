@@ -74,4 +74,6 @@ def breast_cancer(res: Resources) -> Fact[bool]:
     if found:
         first, how = found[0]
         return Fact(True, tuple(reference(c) for c, _ in found), (), f"Condition {how}")
+    if "Condition" in res.unreadable:
+        return Fact.unknown("a Condition could not be read: breast cancer not known to be absent")
     return Fact(False, (), ("no breast cancer diagnosis recorded",), "Conditions searched")

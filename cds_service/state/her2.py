@@ -188,7 +188,10 @@ def _interpretation_words(part: _Part) -> Worded | None:
 def _method(kind: str, words: Worded) -> str:
     if words.wording.startswith("IHC"):
         return words.wording
-    label = {"IHC": "IHC ", "ISH": "ISH ", "ratio": "ISH ", "copies": "ISH "}.get(kind, "")
+    # A test of no known method (48676-1 "HER2 [Interpretation] in Tissue") is a tissue test.
+    label = {"IHC": "IHC ", "ISH": "ISH ", "ratio": "ISH ", "copies": "ISH "}.get(
+        kind, "tissue test "
+    )
     return f"{label}{words.wording}"
 
 
@@ -382,7 +385,19 @@ def her2_status(res: Resources) -> Her2Status:
     reading = _observation_reading(res)
     found = reading.tests + _diagnosis_tests(res) + _report_tests(res)
     tests = tuple(sorted(found, key=_test_order))
-    unread = tuple(reading.notes)
+    unread = (
+        tuple(reading.notes)
+        + tuple(
+            f"{t}s could not be obtained: a HER2 result there is not known"
+            for t in ("Observation", "DiagnosticReport")
+            if t in res.unavailable
+        )
+        + tuple(
+            f"{'an' if t[0] == 'O' else 'a'} {t} could not be read: it may hold a HER2 result"
+            for t in ("Observation", "Condition", "DiagnosticReport")
+            if t in res.unreadable
+        )
+    )
     if not tests:
         return Her2Status(Fact.unknown("no readable HER2 result recorded", *unread))
     results = {t.result for t in tests}

@@ -185,3 +185,10 @@ def test_a_metastasis_of_a_free_text_breast_cancer_is_a_breast_cancer_metastasis
     result = state(primary, mets)
     assert result.brain_metastases.value is True
     assert result.brain_metastases.evidence == ("Condition/mets",)
+
+
+def test_a_malformed_condition_leaves_breast_cancer_unknown_not_absent() -> None:
+    malformed = condition("bad", "C50.912")  # code must be a CodeableConcept
+    fact = state(malformed, condition("htn", concept(coding(ICD10, "I10")))).breast_cancer
+    assert fact.value is UNKNOWN
+    assert fact.notes == ("a Condition could not be read: breast cancer not known to be absent",)

@@ -58,12 +58,12 @@ ONE_TEST = {
             "o", INTERPRETATION, valueCodeableConcept=concept(coding(LOINC, "LA6576-8", "Positive"))
         ),
         "positive",
-        "HER2 positive (Observation, valueCodeableConcept, coded)",
+        "HER2 tissue test positive (Observation, valueCodeableConcept, coded)",
     ),
     "LOINC answer LA6577-6 (mCODE example)": (
         observation("o", INTERPRETATION, valueCodeableConcept=concept(coding(LOINC, "LA6577-6"))),
         "negative",
-        "HER2 negative (Observation, valueCodeableConcept, coded)",
+        "HER2 tissue test negative (Observation, valueCodeableConcept, coded)",
     ),
     "SNOMED qualifier 10828004": (
         observation("o", IHC, valueCodeableConcept=concept(coding(SCT, "10828004"))),
@@ -83,12 +83,12 @@ ONE_TEST = {
     "interpretation POS as the only signal": (
         observation("o", INTERPRETATION, interpretation=[concept(coding(V3, "POS"))]),
         "positive",
-        "HER2 interpretation positive (Observation, interpretation)",
+        "HER2 tissue test interpretation positive (Observation, interpretation)",
     ),
     "interpretation NEG as the only signal": (
         observation("o", INTERPRETATION, interpretation=[concept(coding(V3, "NEG"))]),
         "negative",
-        "HER2 interpretation negative (Observation, interpretation)",
+        "HER2 tissue test interpretation negative (Observation, interpretation)",
     ),
     "valueString 3+": (ihc("3+"), "positive", "HER2 IHC 3+ (Observation, valueString)"),
     "valueString 2+ (equivocal)": (
@@ -445,3 +445,19 @@ def test_her2_only_in_an_attached_report_is_left_unknown_on_purpose() -> None:
     )
     result = her2(attached)
     assert result.status.value is UNKNOWN  # not negative: the PDF is not read
+
+
+def test_a_malformed_her2_observation_is_noted_beside_a_negative() -> None:
+    malformed = {**ihc("3+", oid="bad"), "valueString": 3}  # a number where a string belongs
+    result = her2(malformed, observation("neg", IHC, valueString="1+"))
+    assert result.status.value == "negative"
+    assert "an Observation could not be read: it may hold a HER2 result" in result.status.notes
+
+
+def test_observations_not_obtained_are_noted_beside_a_diagnosis() -> None:
+    negative = condition("c", concept(coding(SCT, "431396003")))
+    result = her2(negative, unavailable=("Observation",))
+    assert result.status.value == "negative"
+    assert "Observations could not be obtained: a HER2 result there is not known" in (
+        result.status.notes
+    )
