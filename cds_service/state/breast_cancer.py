@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 
-from cds_service.state.coded import Coded, coded
+from cds_service.state.coded import Coded, coded, coded_resource
 from cds_service.state.model import Fact
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import code_sets, code_words, matches, text_of, valueset
+from cds_service.state.terminology import code_words, matches, text_of, valueset
 
 # Wording about breast cancer that does not say the patient has it. Each removes the rest of its
 # clause, so "family history of breast cancer" is not read, while "HER2+ breast ca; FH of
@@ -62,8 +62,7 @@ def reading(item: Coded) -> str:
 def is_breast_cancer(condition: dict) -> bool:
     """True when a Condition (a metastasis's recorded primary, say) states breast cancer in any
     of the ways above."""
-    concept = condition.get("code")
-    return bool(reading(Coded(condition, code_sets(concept), text_of(concept))))
+    return bool(reading(coded_resource(condition)))
 
 
 def breast_cancer(res: Resources) -> Fact[bool]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from cds_service.state import breast_cancer, dates, her2_ish, her2_text, parameters
-from cds_service.state.coded import Coded, coded
+from cds_service.state.coded import Coded, coded, coded_resource
 from cds_service.state.her2_ish import Number
 from cds_service.state.her2_text import Worded
 from cds_service.state.model import Fact, FhirDate, HER2Result, Her2Status, Her2Test
@@ -104,8 +104,7 @@ def _is_her2_test(item: Coded) -> bool:
 
 
 def _part(component: dict) -> _Part:
-    concept = component.get("code")
-    item = Coded(component, code_sets(concept), text_of(concept))
+    item = coded_resource(component)
     return _Part(item, _kind(item), "component")
 
 
@@ -229,7 +228,7 @@ def _read_observation(obs: Coded, reading: _Reading, members: list[dict]) -> Non
             )
             if words.score is not None:
                 reading.scores.append((words.score, when))
-    member_parts = [p for m in members for p in _parts(_coded(m))]
+    member_parts = [p for m in members for p in _parts(coded_resource(m))]
     ratio, copies, shapes = _numbers_of(parts + member_parts)
     if ratio is not None or copies is not None:
         evidence = (ref,) + tuple(reference(m) for m in members)
@@ -239,14 +238,11 @@ def _read_observation(obs: Coded, reading: _Reading, members: list[dict]) -> Non
         reading.notes.append(f"{ref}: a HER2 test whose result could not be read")
 
 
-def _coded(resource: dict) -> Coded:
-    concept = resource.get("code")
-    return Coded(resource, code_sets(concept), text_of(concept))
-
-
 def _members(obs: dict, res: Resources) -> list[dict]:
     refs = [m.get("reference") for m in obs.get("hasMember") or [] if isinstance(m, dict)]
-    found = [res.get(r) for r in refs if isinstance(r, str)]
+    # Relative, absolute or versioned ("https://ehr/fhir/Observation/1/_history/2"): Type/id.
+    local = ["/".join(r.split("/_history/")[0].split("/")[-2:]) for r in refs if isinstance(r, str)]
+    found = [res.get(r) for r in local]
     return [m for m in found if m is not None and m.get("resourceType") == "Observation"]
 
 
@@ -309,7 +305,7 @@ def _observation_reading(res: Resources) -> _Reading:
     consumed: set[str] = set()
     panels = []
     for item in her2_tests:
-        members = [m for m in _members(item.resource, res) if _is_her2_test(_coded(m))]
+        members = [m for m in _members(item.resource, res) if _is_her2_test(coded_resource(m))]
         consumed.update(reference(m) for m in members)
         panels.append((item, members))
     for item, members in panels:

@@ -267,7 +267,10 @@ def test_ish_panel_with_members() -> None:
     panel = observation(
         "panel",
         PANEL,
-        hasMember=[{"reference": "Observation/ratio"}, {"reference": "Observation/copies"}],
+        hasMember=[
+            {"reference": "Observation/ratio"},
+            {"reference": "https://ehr.example.org/fhir/Observation/copies/_history/2"},
+        ],
     )
     result = her2(panel, ratio, copies)
     assert result.status.value == "negative"
