@@ -14,8 +14,11 @@ _PATIENT = "{{context.patientId}}"
 # service honours it only when CDS_CLOCK_OVERRIDE is on.
 AS_OF_EXTENSION = "org.her2cns.asOfDate"
 
-# LOINC codes of the Observations the derivation reads: HER2 tests (48676-1, 85319-2, 18474-7,
-# 85318-4, 31150-6, 49683-6), cancer disease status (97509-4), ECOG (89247-1), Karnofsky (89243-0).
+# LOINC codes of the Observations the derivation reads: HER2 tissue tests (state/her2: IHC,
+# ISH, the ISH ratio 49683-6, copy number 74860-8 and panel 74885-5), cancer disease status
+# (97509-4), ECOG (89247-1, 89262-0), Karnofsky (89243-0). Tests check that every LOINC code of
+# the value sets the concept modules read is here. Rows coded only with an EHR-local code cannot be
+# searched for by code: they are read when the EHR sends them, never asked for.
 _OBSERVATION_CODES = (
     "48676-1",
     "85319-2",
@@ -23,14 +26,26 @@ _OBSERVATION_CODES = (
     "85318-4",
     "31150-6",
     "49683-6",
+    "74860-8",
+    "74885-5",
+    "96893-3",
+    "72383-3",
     "97509-4",
     "89247-1",
+    "89262-0",
     "89243-0",
 )
 
 _RADIOLOGY_CATEGORIES = (
     "http://terminology.hl7.org/CodeSystem/v2-0074|RAD",
     "http://loinc.org|LP29684-5",
+)
+# Pathology reports may state HER2 status in their conclusion (state/her2; value set
+# pathology-report).
+_PATHOLOGY_CATEGORIES = (
+    "http://terminology.hl7.org/CodeSystem/v2-0074|SP",
+    "http://terminology.hl7.org/CodeSystem/v2-0074|PAT",
+    "http://loinc.org|LP7839-6",
 )
 
 PREFETCH: Mapping[str, str] = MappingProxyType(
@@ -49,9 +64,10 @@ PREFETCH: Mapping[str, str] = MappingProxyType(
         "procedures": f"Procedure?patient={_PATIENT}",
         "imagingStudies": f"ImagingStudy?patient={_PATIENT}",
         # Radiology reports carry brain MRIs recorded only as a report, lesion counts and sizes,
-        # and mass effect in their text (category: HL7 v2-0074 RAD or US Core LOINC Radiology).
+        # and mass effect in their text (category: HL7 v2-0074 RAD or US Core LOINC Radiology);
+        # pathology reports, HER2 in their conclusion.
         "diagnosticReports": f"DiagnosticReport?patient={_PATIENT}&category="
-        + ",".join(_RADIOLOGY_CATEGORIES),
+        + ",".join(_RADIOLOGY_CATEGORIES + _PATHOLOGY_CATEGORIES),
         "observations": f"Observation?patient={_PATIENT}&code="
         + ",".join(f"http://loinc.org|{code}" for code in _OBSERVATION_CODES),
     }

@@ -61,18 +61,25 @@ def test_two_values_for_one_choice_element_are_not_read():
     assert [(s.resource_id, s.reason) for s in record.skipped] == [("both", "onset[x]: 2 values")]
 
 
-def test_observation_with_two_values_keeps_the_coded_one_and_says_so(caplog):
+def test_observation_with_two_values_keeps_the_coded_one_and_the_other_as_a_component(caplog):
     with caplog.at_level(logging.WARNING):
         record = parse_record([("observations", HER2)])
     [observation] = record.documents
     assert observation["valueCodeableConcept"]["coding"][0]["code"] == "10828004"
     assert "valueQuantity" not in observation
+    # The second value is not lost: a component of the same code carries it.
+    assert observation["component"] == [
+        {"code": HER2["code"], "valueQuantity": HER2["valueQuantity"]}
+    ]
     assert record.repaired == (
-        "Observation/her2 from observations repaired: kept valueCodeableConcept, dropped valueQuantity",
+        "Observation/her2 from observations repaired: kept valueCodeableConcept, moved"
+        " valueQuantity to a component of the same code",
     )
     assert "repaired" in caplog.text
     # The repaired resource is what full validation sees too.
-    assert record.confirm(["Observation/her2"]).models["Observation/her2"].valueQuantity is None
+    model = record.confirm(["Observation/her2"]).models["Observation/her2"]
+    assert model.valueQuantity is None
+    assert model.component[0].valueQuantity.value == HER2["valueQuantity"]["value"]
 
 
 def test_duplicates_by_type_and_id_are_read_once():

@@ -77,6 +77,8 @@ def _value(value: Any) -> str:
 
 def _fact(label: str, fact: Fact) -> list[str]:
     lines = [f"  {label}: {_value(fact.value)}"]
+    if fact.basis:
+        lines.append(f"      read from: {fact.basis}")
     if fact.evidence:
         lines.append(f"      evidence: {', '.join(fact.evidence)}")
     lines += [f"      note: {n}" for n in fact.notes]
@@ -107,7 +109,7 @@ def render(state: PatientState) -> str:
     out += _fact("breast cancer", state.breast_cancer)
     out += _fact("HER2 status", state.her2.status)
     out += [
-        f"      result: {t.method} ({_when(t.when)}) [{', '.join(t.evidence)}]"
+        f"      result: {t.basis or t.method} ({_when(t.when)}) [{', '.join(t.evidence)}]"
         for t in state.her2.tests
     ]
     if state.her2.discordant:

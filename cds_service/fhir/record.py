@@ -149,8 +149,10 @@ def _read(source: str, raw: object, read: Callable[[dict], R]) -> R | Skipped | 
 
 
 # Real EHR exports sometimes carry two value[x] choices on one Observation (a coded "Positive"
-# beside "valueQuantity 3"), which FHIR forbids. The coded interpretation is kept; the rest is
-# dropped and the repair reported, rather than losing the whole result.
+# beside "valueQuantity 3", a HER2 valueRatio beside valueCodeableConcept), which FHIR forbids.
+# The first value by priority stays the value; each other one becomes a component with the
+# Observation's own code, so it is still read (state/her2 reads components) and the resource is
+# valid R4. The repair is reported rather than losing the whole result.
 _VALUE_PRIORITY = (
     "valueCodeableConcept",
     "valueQuantity",
@@ -168,7 +170,13 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
         return None
     keep = next((k for k in _VALUE_PRIORITY if k in values), values[0])
     repaired = {k: v for k, v in raw.items() if k not in values or k == keep}
-    return repaired, f"kept {keep}, dropped {', '.join(k for k in values if k != keep)}"
+    moved = [k for k in values if k != keep]
+    components = raw.get("component")
+    if isinstance(raw.get("code"), dict) and (components is None or isinstance(components, list)):
+        extra = [{"code": raw["code"], k: raw[k]} for k in moved]
+        repaired["component"] = list(components or []) + extra
+        return repaired, f"kept {keep}, moved {', '.join(moved)} to a component of the same code"
+    return repaired, f"kept {keep}, dropped {', '.join(moved)}"
 
 
 def _views_in_one_pass(received: list[tuple[str, object]]) -> dict[int, dict]:

@@ -59,6 +59,10 @@ READ_ELEMENTS = frozenset(
         "valueQuantity",
         "valueString",
         "valueInteger",
+        "valueRatio",  # HER2/CEP17 ratio (state/her2)
+        "component",  # ISH panel numbers (state/her2)
+        "hasMember",  # ISH panel members (state/her2)
+        "category",  # DiagnosticReport only: see READ_ONLY_IN
         "conclusion",
         "description",
         "note",
@@ -89,6 +93,11 @@ READ_ELEMENTS = frozenset(
         "ingredient",
     }
 )
+
+# Elements read of some resource types only: a pathology report is told from a radiology one by
+# its category (state/her2), and no other type's category is read. Checking every resource's
+# category would cost a quarter of the view's time on an EHR-sized record.
+READ_ONLY_IN = {"category": frozenset({"DiagnosticReport"})}
 
 # FHIR R4 primitive types (http://hl7.org/fhir/R4/datatypes.html), anchored.
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
@@ -148,6 +157,25 @@ class Quantity(TypedDict, total=False):
     unit: FhirString
     system: FhirUri
     code: FhirCode
+
+
+class Ratio(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    numerator: Quantity
+    denominator: Quantity
+
+
+class ObservationComponent(TypedDict, total=False):
+    """A component (an ISH panel's ratio or copy number): its code and the values read."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    code: Required[CodeableConcept]
+    valueQuantity: Quantity
+    valueCodeableConcept: CodeableConcept
+    valueString: FhirString
+    valueInteger: StrictInt
+    valueRatio: Ratio
+    interpretation: list[CodeableConcept]
 
 
 class Annotation(TypedDict, total=False):
@@ -235,6 +263,8 @@ LEAN_TYPES: dict[str, Any] = {
     "Reference": Reference,
     "Period": Period,
     "Quantity": Quantity,
+    "Ratio": Ratio,
+    "ObservationComponent": ObservationComponent,
     "Annotation": Annotation,
     "Extension": Extension,
     "Dosage": Dosage,
@@ -331,7 +361,8 @@ def _view_type(resource_type: str) -> Any:
     for name, info in model.model_fields.items():
         alias = info.alias or name
         # Required elements too: a resource without them is invalid, whatever we read of it.
-        if alias in READ_ELEMENTS or _required(info):
+        read = alias in READ_ELEMENTS and resource_type in READ_ONLY_IN.get(alias, (resource_type,))
+        if read or _required(info):
             fields[alias] = _field_type(resource_type, alias, info)
     view = _make_typed_dict(f"{resource_type}View", fields, total=False)
     view.__pydantic_config__ = _STRICT

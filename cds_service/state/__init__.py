@@ -7,8 +7,22 @@ from datetime import date
 from typing import Any
 
 from cds_service.fhir.record import PatientRecord
+<<<<<<< HEAD
 from cds_service.state import brain, her2, imaging, orders, radiotherapy, status, therapy
 from cds_service.state.model import UNKNOWN, Fact, PatientState
+=======
+from cds_service.state import (
+    brain,
+    breast_cancer,
+    her2,
+    imaging,
+    orders,
+    radiotherapy,
+    status,
+    therapy,
+)
+from cds_service.state.model import Fact, PatientState
+>>>>>>> her2
 from cds_service.state.resources import Resources, collect
 
 
@@ -73,7 +87,7 @@ def derive(
     )
     return PatientState(
         today=today,
-        breast_cancer=her2.breast_cancer(res),
+        breast_cancer=breast_cancer.breast_cancer(res),
         her2=her2.her2_status(res),
         brain_metastases=brain.brain_metastases(res),
         brain_metastases_onset=brain.brain_metastases_onset(res),

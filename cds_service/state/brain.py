@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cds_service.state import dates
+from cds_service.state import breast_cancer, dates
 from cds_service.state.coded import Coded, coded
 from cds_service.state.imaging import brain_mris
 from cds_service.state.model import Fact, FhirDate, ProgressionEvent, Site
@@ -14,7 +14,6 @@ from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import (
     code_sets,
     codings,
-    matches,
     mentions_any,
     text_of,
     valueset,
@@ -86,7 +85,7 @@ def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tupl
             continue
         primary_ref = _related_primary(cond)
         primary = res.get(primary_ref) if primary_ref else None
-        if primary is not None and not matches(primary.get("code"), "breast-cancer", text=False):
+        if primary is not None and not breast_cancer.is_breast_cancer(primary):
             primary_text = text_of(primary.get("code")).split(" | ")[0]
             notes.append(
                 f"{reference(cond)} is a metastasis of {primary_ref} ({primary_text}),"

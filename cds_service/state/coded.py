@@ -24,11 +24,12 @@ class Coded:
         return vs_id in self.sets or (text and valueset(vs_id).has_text(self.text))
 
 
-def _coded(resource: dict) -> Coded:
+def coded_resource(resource: dict) -> Coded:
+    """One resource (or a component: anything with a `code`) looked up in the value sets."""
     concept = resource.get("code")
     return Coded(resource, code_sets(concept), text_of(concept))
 
 
 def coded(res: Resources, *types: str) -> tuple[Coded, ...]:
     """The resources of `types` (in that order, as `res.of` gives them), each looked up once."""
-    return res.per_type("coded", types, lambda rtype: tuple(map(_coded, res.of(rtype))))
+    return res.per_type("coded", types, lambda rtype: tuple(map(coded_resource, res.of(rtype))))

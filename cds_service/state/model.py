@@ -108,6 +108,8 @@ class Her2Test:
     when: FhirDate | None
     method: str  # e.g. "IHC 3+", "ISH amplified", "diagnosis 427685000"
     evidence: tuple[str, ...]
+    # The representation it was read from, in words ("HER2 IHC 3+ (Observation, valueString)").
+    basis: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,3 +20,12 @@ ADMINISTRATION_ACTIVE_DAYS = 45
 # Trastuzumab, T-DM1 and T-DXd are given every 21 days (real-world-fhir-representations.md 1.4):
 # the cycle of an agent whose administrations do not show their own interval.
 DEFAULT_CYCLE_DAYS = 21
+# ASCO/CAP 2023 (Wolff et al., JCO 2023;41:3867, affirming 2018) dual-probe ISH thresholds: HER2/CEP17
+# ratio >= 2.0, average HER2 copies per cell >= 4.0 and >= 6.0 (shared/reference/
+# real-world-fhir-representations.md section 2.3).
+HER2_ISH_RATIO = 2.0
+HER2_ISH_COPIES_LOW = 4.0
+HER2_ISH_COPIES_HIGH = 6.0
+# An IHC result this many days or fewer from an ISH result is its "concurrent IHC" (the guideline
+# means the same specimen; records rarely link the two, and reflex ISH follows IHC within weeks).
+HER2_CONCURRENT_IHC_DAYS = 30

@@ -48,6 +48,9 @@ class Resources:
     set_aside: tuple[str, ...] = field(default=())  # references left out, with why
     # Results of derivation steps that several facts share, computed once per record.
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Types of which a resource that could have mattered was malformed and skipped: "none
+    # recorded" is then not known (fhir/record reports only those relevance could not rule out).
+    unreadable: frozenset[str] = frozenset()
 
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """`compute()` the first time `key` is asked for, the stored result after that."""
@@ -89,5 +92,8 @@ def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
         else:
             by_type.setdefault(resource["resourceType"], []).append(resource)
     return Resources(
-        {k: tuple(v) for k, v in by_type.items()}, frozenset(record.unavailable), tuple(set_aside)
+        {k: tuple(v) for k, v in by_type.items()},
+        frozenset(record.unavailable),
+        tuple(set_aside),
+        unreadable=frozenset(s.resource_type for s in record.skipped if s.resource_type),
     )

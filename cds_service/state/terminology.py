@@ -241,3 +241,21 @@ def coded_keys(concepts: Iterable[Any]) -> tuple[str, ...]:
         if text:
             keys.append(text.strip().lower())
     return tuple(dict.fromkeys(keys))
+
+
+_SYSTEM_NAMES = {
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+    "http://snomed.info/sct": "SNOMED",
+    "http://loinc.org": "LOINC",
+    "http://e-imo.com/products/problem-it": "IMO",
+}
+
+
+def code_words(concept: Any, vs_id: str) -> str:
+    """The first coding of `concept` in value set `vs_id`, as a reader names it ("ICD-10-CM
+    C50.912"); "" when none is."""
+    vs = valueset(vs_id)
+    for system, code, _ in codings(concept):
+        if vs.has_code(system, code):
+            return f"{_SYSTEM_NAMES.get(system or '', system)} {code}"
+    return ""

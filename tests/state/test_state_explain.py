@@ -97,3 +97,10 @@ def test_explain_refuses_unreadable_input(capsys, tmp_path: Path) -> None:
     explain.register(parser)
     assert explain.run(parser.parse_args([str(path)])) == 2
     assert "expected a JSON object" in capsys.readouterr().err
+
+
+def test_explain_says_where_her2_breast_cancer_and_performance_status_were_read(capsys) -> None:
+    out = _run(capsys, str(SCENARIO_1), "--today", "2026-11-23")
+    assert "read from: Condition ICD-10-CM C50.912" in out
+    assert "read from: HER2 IHC 3+ (Observation, valueCodeableConcept, coded)" in out
+    assert "read from: ECOG 1 (Observation code LOINC, valueInteger)" in out
