@@ -7,10 +7,6 @@ from datetime import date
 from typing import Any
 
 from cds_service.fhir.record import PatientRecord
-<<<<<<< HEAD
-from cds_service.state import brain, her2, imaging, orders, radiotherapy, status, therapy
-from cds_service.state.model import UNKNOWN, Fact, PatientState
-=======
 from cds_service.state import (
     brain,
     breast_cancer,
@@ -21,8 +17,7 @@ from cds_service.state import (
     status,
     therapy,
 )
-from cds_service.state.model import Fact, PatientState
->>>>>>> her2
+from cds_service.state.model import UNKNOWN, Fact, PatientState
 from cds_service.state.resources import Resources, collect
 
 
