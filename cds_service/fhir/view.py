@@ -55,6 +55,11 @@ READ_ELEMENTS = frozenset(
         "reasonReference",
         "focus",
         "interpretation",
+        "component",
+        "category",
+        "identifier",
+        "conclusionCode",
+        "presentedForm",
         "valueCodeableConcept",
         "valueQuantity",
         "valueString",
@@ -98,6 +103,7 @@ FhirId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
 FhirUri = Annotated[str, Field(strict=True, pattern=r"^\S*$")]
 FhirUnsignedInt = Annotated[int, Field(strict=True, ge=0)]
 FhirDecimal = StrictInt | StrictFloat
+FhirBase64 = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9+/=\s]*$")]
 
 _STRICT = ConfigDict(strict=True)
 
@@ -114,6 +120,7 @@ class Coding(TypedDict, total=False):
 
 class CodeableConcept(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
+    extension: list[Extension]  # mCODE laterality qualifier on a bodySite
     coding: list[Coding]
     text: FhirString
 
@@ -151,6 +158,31 @@ class Extension(TypedDict, total=False):
     extension: list[Extension]
     valueReference: Reference
     valueUnsignedInt: FhirUnsignedInt
+    valueCodeableConcept: CodeableConcept  # laterality, progression qualifier
+    valueQuantity: Quantity  # radiotherapy dose delivered
+    valueBoolean: StrictBool  # radiotherapy re-irradiation
+
+
+class Identifier(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    system: FhirUri
+    value: FhirString
+
+
+class Attachment(TypedDict, total=False):
+    """A report's presentedForm: its text is read when it is plain text."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    contentType: FhirCode
+    data: FhirBase64  # decoded (or found unreadable) by the derivation
+
+
+class ObservationComponent(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    code: Required[CodeableConcept]
+    valueQuantity: Quantity
+    valueCodeableConcept: CodeableConcept
+    valueString: FhirString
 
 
 class TimingRepeat(TypedDict, total=False):
@@ -193,6 +225,9 @@ LEAN_TYPES: dict[str, Any] = {
     "Quantity": Quantity,
     "Annotation": Annotation,
     "Extension": Extension,
+    "Identifier": Identifier,
+    "Attachment": Attachment,
+    "ObservationComponent": ObservationComponent,
     "Dosage": Dosage,
     "Timing": Timing,
     "TimingRepeat": TimingRepeat,
@@ -211,6 +246,7 @@ LEAN_TYPES: dict[str, Any] = {
     "UnsignedInt": FhirUnsignedInt,
     "Decimal": FhirDecimal,
     "Boolean": StrictBool,
+    "Base64Binary": FhirBase64,
 }
 
 
@@ -225,8 +261,11 @@ def fhir_type_name(annotation: Any) -> tuple[str, bool]:
         if typing.get_origin(current) is list:
             is_list = True
         if typing.get_origin(current) is Annotated:
-            marker = typing.get_args(current)[1]
+            # The FHIR type is the last marker (base64Binary: EncodedBytes, then Base64Binary).
+            marker = typing.get_args(current)[-1]
             return type(marker).__name__, is_list
+        if current is bool:  # fhir.resources types FHIR boolean as plain bool
+            return "Boolean", is_list
         pending.extend(typing.get_args(current))
     raise TypeError(f"no FHIR type in {annotation!r}")
 
