@@ -145,7 +145,7 @@ def test_the_view_keeps_what_is_read_and_drops_the_rest() -> None:
         "id": "her2",
         "meta": {"lastUpdated": "2026-01-01T00:00:00Z"},
         "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'},
-        "performer": [{"reference": "Practitioner/9"}],
+        "identifier": [{"system": "urn:oid:1.2.3", "value": "9"}],
         "status": "final",
         "code": {
             "coding": [{"system": "http://loinc.org", "code": "48676-1", "userSelected": True}]

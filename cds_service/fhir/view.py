@@ -57,7 +57,6 @@ READ_ELEMENTS = frozenset(
         "interpretation",
         "component",
         "category",
-        "identifier",
         "conclusionCode",
         "presentedForm",
         "valueCodeableConcept",
@@ -163,12 +162,6 @@ class Extension(TypedDict, total=False):
     valueBoolean: StrictBool  # radiotherapy re-irradiation
 
 
-class Identifier(TypedDict, total=False):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
-    system: FhirUri
-    value: FhirString
-
-
 class Attachment(TypedDict, total=False):
     """A report's presentedForm: its text is read when it is plain text."""
 
@@ -225,7 +218,6 @@ LEAN_TYPES: dict[str, Any] = {
     "Quantity": Quantity,
     "Annotation": Annotation,
     "Extension": Extension,
-    "Identifier": Identifier,
     "Attachment": Attachment,
     "ObservationComponent": ObservationComponent,
     "Dosage": Dosage,

@@ -146,6 +146,15 @@ class LocalTherapy:
     hippocampal_avoidance: bool | None = None  # WBRT only; None = not recorded
     status: str | None = None
     evidence: tuple[str, ...] = ()
+    # The side of the targets ("left", "right", "bilateral", "midline"; None when unrecorded), for
+    # lesion identity: compare with state.lesions.lateralities_differ.
+    laterality: str | None = None
+    # CodeX RT courseInvolvesReirradiation; None when not recorded.
+    reirradiation: bool | None = None
+    # Total dose delivered (cGy; Gy converted), largest per volume; None when not recorded.
+    dose_cgy: float | None = None
+    # How the course was recognised, in words ("CPT 77372", "mCODE course summary, 5 fractions").
+    basis: str = ""
 
 
 StopReason = Literal["progression", "toxicity", "completed", "other"]
@@ -247,6 +256,8 @@ class DraftOrder:
     body_sites: tuple[str, ...] = ()  # "system|code" and lower-cased text
     display: str = ""
     resource: dict = field(default_factory=dict, compare=False, repr=False)
+    # The side of the order's target body sites (see LocalTherapy.laterality).
+    laterality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ class Resources:
     set_aside: tuple[str, ...] = field(default=())  # references left out, with why
     # Results of derivation steps that several facts share, computed once per record.
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Types of which a resource was skipped as malformed: "none recorded" is then unknown.
+    skipped_types: frozenset[str] = frozenset()
 
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """`compute()` the first time `key` is asked for, the stored result after that."""
@@ -80,5 +82,8 @@ def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
         else:
             by_type.setdefault(resource["resourceType"], []).append(resource)
     return Resources(
-        {k: tuple(v) for k, v in by_type.items()}, frozenset(record.unavailable), tuple(set_aside)
+        {k: tuple(v) for k, v in by_type.items()},
+        frozenset(record.unavailable),
+        tuple(set_aside),
+        skipped_types=frozenset(s.resource_type for s in record.skipped if s.resource_type),
     )
