@@ -15,7 +15,9 @@ _PATIENT = "{{context.patientId}}"
 AS_OF_EXTENSION = "org.her2cns.asOfDate"
 
 # LOINC codes of the Observations the derivation reads: HER2 tests (48676-1, 85319-2, 18474-7,
-# 85318-4, 31150-6, 49683-6), cancer disease status (97509-4), ECOG (89247-1), Karnofsky (89243-0).
+# 85318-4, 31150-6, 49683-6), cancer disease status (97509-4, and 88040-1 from mCODE STU1
+# senders), mCODE tumour size (21889-1), ECOG (89247-1), Karnofsky (89243-0). A test checks that
+# every code a concept module declares (OBSERVATION_VALUESETS) is here.
 _OBSERVATION_CODES = (
     "48676-1",
     "85319-2",
@@ -24,6 +26,8 @@ _OBSERVATION_CODES = (
     "31150-6",
     "49683-6",
     "97509-4",
+    "88040-1",
+    "21889-1",
     "89247-1",
     "89243-0",
 )

@@ -34,6 +34,8 @@ from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import code_sets, mentions, text_of, valueset
 
+# The Observation codes this module reads (checked against the prefetch by a test).
+OBSERVATION_VALUESETS = ("tumor-size",)
 Laterality = Literal["left", "right", "bilateral", "midline"]
 LATERALITY_URL = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier"
 _LATERALITY_SETS: tuple[tuple[str, Laterality], ...] = (
@@ -47,6 +49,31 @@ _LEFT = re.compile(r"\b(left|lt|l)\b")
 _RIGHT = re.compile(r"\b(right|rt|r)\b")
 _BOTH = re.compile(r"\b(bilateral|both)\b")
 _MIDLINE = re.compile(r"\bmidline\b")
+
+# Brain regions as site text and displays name them, for lesion identity across resources
+# ("R frontal" on the SRS Procedure, "Right frontal lobe structure" on the order).
+BRAIN_REGIONS = {
+    "frontal": "frontal",
+    "parietal": "parietal",
+    "temporal": "temporal",
+    "occipital": "occipital",
+    "cerebellar": "cerebellum",
+    "cerebellum": "cerebellum",
+    "brainstem": "brainstem",
+    "brain stem": "brainstem",
+    "pons": "brainstem",
+    "pontine": "brainstem",
+    "midbrain": "brainstem",
+    "medulla": "brainstem",
+    "thalamus": "thalamus",
+    "thalamic": "thalamus",
+    "basal ganglia": "basal ganglia",
+    "insula": "insula",
+    "insular": "insula",
+    "corpus callosum": "corpus callosum",
+}
+_REGION = re.compile(r"\b(" + "|".join(sorted(BRAIN_REGIONS, key=len, reverse=True)) + r")\b")
+SITE_KEY_PREFIX = "brain-region:"
 
 _NUMBER = r"\d+(?:\.\d+)?"
 # A measurement: dimensions joined by "x", "×" or "by", each with or without its unit, the last
@@ -134,6 +161,21 @@ def laterality_of_sites(sites: Iterable[object]) -> Laterality | None:
     if len(sides) == 1:
         return sides.pop()
     return "bilateral"
+
+
+def site_keys(sites: Iterable[object]) -> tuple[str, ...]:
+    """Keys naming the brain region of each site, with and without its side ("brain-region:
+    frontal", "brain-region:right frontal"), so that "R frontal" and "Right frontal lobe" match;
+    the sides are compared apart (lateralities_differ)."""
+    keys: list[str] = []
+    for site in sites:
+        text = text_of(site).lower()
+        side = laterality_of_site(site)
+        for region in dict.fromkeys(BRAIN_REGIONS[m] for m in _REGION.findall(text)):
+            keys.append(SITE_KEY_PREFIX + region)
+            if side is not None:
+                keys.append(f"{SITE_KEY_PREFIX}{side} {region}")
+    return tuple(dict.fromkeys(keys))
 
 
 def lateralities_differ(a: str | None, b: str | None) -> bool:

@@ -141,7 +141,9 @@ class LocalTherapy:
     start: FhirDate | None
     end: FhirDate | None
     targets: tuple[str, ...] = ()  # body sites / lesions as display text
-    target_codes: tuple[str, ...] = ()  # "system|code" of body sites, for matching orders
+    # "system|code" and text of body sites, and their brain-region keys (state.lesions.site_keys),
+    # for matching orders
+    target_codes: tuple[str, ...] = ()
     fractions: int | None = None
     hippocampal_avoidance: bool | None = None  # WBRT only; None = not recorded
     status: str | None = None
@@ -253,7 +255,7 @@ class DraftOrder:
     selected: bool  # in `selections` (order-select) or, for order-sign, always True
     agents: frozenset[str] = frozenset()  # recognised drug agents
     procedure: str | None = None  # "srs", "wbrt", "brain-mri", "resection"
-    body_sites: tuple[str, ...] = ()  # "system|code" and lower-cased text
+    body_sites: tuple[str, ...] = ()  # "system|code", lower-cased text, brain-region keys
     display: str = ""
     resource: dict = field(default_factory=dict, compare=False, repr=False)
     # The side of the order's target body sites (see LocalTherapy.laterality).

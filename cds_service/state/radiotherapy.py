@@ -27,7 +27,7 @@ from typing import Literal
 from cds_service.state import dates
 from cds_service.state.brain import brain_metastasis_conditions
 from cds_service.state.coded import Coded, coded
-from cds_service.state.lesions import laterality_of_sites
+from cds_service.state.lesions import laterality_of_sites, site_keys
 from cds_service.state.model import FhirDate, LocalTherapy, ProgressionEvent
 from cds_service.state.parameters import SRS_COURSE_GAP_DAYS, SRS_MAX_FRACTIONS, WBRT_FRACTIONS
 from cds_service.state.resources import Resources, reference
@@ -225,7 +225,7 @@ def _sessions(res: Resources) -> tuple[Session, ...]:
                 start,
                 dates.first(proc, "performedPeriod.end", "performedDateTime"),
                 targets,
-                coded_keys(sites),
+                coded_keys(sites) + site_keys(sites),
                 fractions,
                 hippocampal if kind == "wbrt" else None,
                 proc.get("status"),
