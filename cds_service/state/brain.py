@@ -100,6 +100,8 @@ def brain_metastases(res: Resources) -> Fact[bool]:
     if found:
         basis = "; ".join(dict.fromkeys(basis_of(c) for c in found))
         return Fact(True, tuple(reference(c) for c in found), notes, basis)
+    if "Condition" in res.skipped_types:
+        return Fact.unknown("a Condition could not be read: it may record brain metastases")
     return Fact(
         False,
         (),
@@ -157,6 +159,8 @@ def leptomeningeal_disease(res: Resources) -> Fact[bool]:
             )
         )
         return Fact(True, tuple(reference(c) for c in found), (), basis)
+    if "Condition" in res.skipped_types:
+        return Fact.unknown("a Condition could not be read: it may record leptomeningeal disease")
     return Fact(
         False,
         (),
