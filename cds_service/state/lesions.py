@@ -104,12 +104,14 @@ _COUNT = re.compile(
 )
 _SOLITARY = re.compile(r"\b(solitary|single)\s+(?:[\w.]+\s+){0,5}?(?:lesion|metastasis|met|mass)\b")
 _LESION = r"(?:lesions?|metastas[ie]s|mets?|foci|focus|nodules?|masses|mass)"
-_CLAUSES = re.compile(r"[;.\n]|\|")
-# "two new lesions", "3 new enhancing metastases", "a new left frontal lesion", "no new lesions".
+_CLAUSES = re.compile(r"[;\n|]|\.(?!\d)")
+# "two new lesions", "3 new enhancing metastases", "a new left frontal lesion", "no new lesions",
+# and "three new (right occipital 1.1 cm, ...)" where the clause names the lesions elsewhere.
 _NEW = re.compile(
-    rf"\b(?:(no|\d+|one|two|three|four|five|six|seven|eight|nine|ten|a|an|multiple|several|"
-    rf"numerous|innumerable)\s+)?new\b(?:\s+[a-z-]+){{0,4}}?\s+({_LESION})\b"
+    r"\b(?:(no|\d+|one|two|three|four|five|six|seven|eight|nine|ten|a|an|multiple|several|"
+    rf"numerous|innumerable)\s+)?new\b(?:(?:\s+[\w.-]+){{0,5}}?\s+({_LESION})\b)?"
 )
+_LESION_NOUN = re.compile(rf"\b{_LESION}\b")
 _UNCOUNTED = {"multiple", "several", "numerous", "innumerable"}
 
 
@@ -418,8 +420,12 @@ def new_lesions_in(text: str) -> tuple[LesionMention, ...] | None:
     spoke = False
     for clause in _CLAUSES.split(text.lower()):
         for match in _NEW.finditer(clause):
-            spoke = True
             quantifier, noun = match.group(1), match.group(2)
+            if noun is None and not (
+                quantifier not in (None, "a", "an") and _LESION_NOUN.search(clause)
+            ):
+                continue  # "new" about something else ("new headaches")
+            spoke = True
             if quantifier == "no":
                 continue
             if quantifier in _UNCOUNTED:
@@ -429,7 +435,7 @@ def new_lesions_in(text: str) -> tuple[LesionMention, ...] | None:
             elif quantifier in _WORD_NUMBERS:
                 count = _WORD_NUMBERS[quantifier]
             else:  # "a new lesion", "new left frontal lesion"; plural without a number: uncounted
-                count = None if noun.endswith(("s", "ses", "foci")) else 1
+                count = None if noun is None or noun.endswith(("s", "foci")) else 1
             mentions_found.append(
                 LesionMention(True, laterality_in_text(match.group(0)), count, match.group(0))
             )

@@ -27,6 +27,7 @@ from cds_service.state.coded import coded
 from cds_service.state.imaging import NOT_FINAL, brain_reports, report_text
 from cds_service.state.lesions import new_lesions_in
 from cds_service.state.model import Fact, ProgressionEvent, Site
+from cds_service.state.parameters import SAME_FINDING_DAYS
 from cds_service.state.radiotherapy import brain_volumes
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import code_sets, codings, mentions, text_of, valueset
@@ -213,10 +214,23 @@ def _report_events(res: Resources) -> list[ProgressionEvent]:
     return events
 
 
+def _same_finding(report: ProgressionEvent, statuses: list[ProgressionEvent]) -> bool:
+    """A coded intracranial disease status on the report's day or within SAME_FINDING_DAYS
+    after it records the same progression."""
+    return report.when is not None and any(
+        s.site == "intracranial"
+        and s.when is not None
+        and 0 <= dates.days_between(report.when, s.when) <= SAME_FINDING_DAYS
+        for s in statuses
+    )
+
+
 def recorded_progressions(res: Resources) -> tuple[ProgressionEvent, ...]:
     """Progression from disease status, brain imaging reports, recurrence or a re-recorded
-    brain metastasis."""
-    return tuple(_status_events(res) + _report_events(res) + _condition_events(res))
+    brain metastasis; a report and the disease status recorded from it count once."""
+    statuses = _status_events(res)
+    reports = [e for e in _report_events(res) if not _same_finding(e, statuses)]
+    return tuple(statuses + reports + _condition_events(res))
 
 
 def not_final_reports(res: Resources) -> tuple[str, ...]:
