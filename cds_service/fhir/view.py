@@ -85,6 +85,13 @@ READ_ELEMENTS = frozenset(
     }
 )
 
+# Elements read on some resource types only: elsewhere they are neither judged nor paid for (every
+# Condition and Observation of a record has a category; only a report's says it is radiology).
+READ_ONLY_ON = {
+    "category": frozenset({"DiagnosticReport"}),
+    "component": frozenset({"Observation"}),
+}
+
 # FHIR R4 primitive types (http://hl7.org/fhir/R4/datatypes.html), anchored.
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _MONTH = r"-(0[1-9]|1[0-2])"
@@ -312,7 +319,8 @@ def _view_type(resource_type: str) -> Any:
     for name, info in model.model_fields.items():
         alias = info.alias or name
         # Required elements too: a resource without them is invalid, whatever we read of it.
-        if alias in READ_ELEMENTS or _required(info):
+        read = alias in READ_ELEMENTS and resource_type in READ_ONLY_ON.get(alias, {resource_type})
+        if read or _required(info):
             fields[alias] = _field_type(resource_type, alias, info)
     view = _make_typed_dict(f"{resource_type}View", fields, total=False)
     view.__pydantic_config__ = _STRICT
