@@ -65,6 +65,8 @@ def _value(value: Any) -> str:
         return "yes" if value else "no"
     if hasattr(value, "scale"):
         return f"{value.scale} {value.value} ({value.when or 'undated'})"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none recorded"
     return str(value)
 
 
@@ -106,6 +108,7 @@ def render(state: PatientState) -> str:
     out += _fact("largest lesion (cm)", state.largest_brain_lesion_cm)
     out += _fact("number of lesions", state.brain_lesion_count)
     out += _fact("new lesions on the latest report", state.new_brain_lesion_count)
+    out += _fact("progression data complete", state.progression_known)
     out += _fact("last brain MRI", state.last_brain_mri)
     out += ["", "Local CNS therapy"]
     out += _fact("procedure history available", state.local_therapy_known)

@@ -86,6 +86,7 @@ def derive(
         local_therapy_known=_local_therapy_known(res),
         severe_mass_effect=lesions.severe_mass_effect(res),
         new_brain_lesion_count=lesions.new_brain_lesion_count(res),
+        progression_known=progression.progression_known(res),
     )
 
 

@@ -299,6 +299,9 @@ class PatientState:
     severe_mass_effect: Fact[tuple[str, ...]] = field(default=Fact(UNKNOWN))
     # New brain lesions on the latest report, treated stable lesions not counted.
     new_brain_lesion_count: Fact[int] = field(default=Fact(UNKNOWN))
+    # False (with a note) when disease status Observations or brain reports could not be obtained
+    # or read: then `progression_events` lacking one means "unknown", not "no progression".
+    progression_known: Fact[bool] = field(default=Fact(UNKNOWN))
 
     def agents_active_on(self, when: date) -> frozenset[str]:
         """The agents whose course covers `when`: "progression on X" names only these."""

@@ -242,6 +242,21 @@ def not_final_reports(res: Resources) -> tuple[str, ...]:
     )
 
 
+def progression_known(res: Resources) -> Fact[bool]:
+    """Whether the data that would show a progression (disease status, reports) was obtained and
+    readable: without it an empty list of events is "unknown", never "no progression"."""
+    gaps = [
+        f"{t} {'could not be obtained' if t in res.unavailable else 'could not all be read'}"
+        for t in ("Observation", "DiagnosticReport", "Condition")
+        if t in res.unavailable or t in res.skipped_types
+    ]
+    if gaps:
+        return Fact(False, (), tuple(gaps), "progression data incomplete")
+    return Fact(
+        True, (), (), "Conditions, Observations and DiagnosticReports obtained and readable"
+    )
+
+
 def extracranial_status(res: Resources) -> Fact[str]:
     """The latest disease status not tied to the brain."""
     if not res.available("Observation"):

@@ -202,3 +202,12 @@ def test_extracranial_status_unknown_without_observations() -> None:
     p, _, _ = _patient()
     state = state_of(p.bundle("no observations"), unavailable=("Observation",))
     assert state.extracranial_status.value is UNKNOWN
+
+
+@pytest.mark.parametrize("missing", ["Observation", "DiagnosticReport"])
+def test_no_event_without_reports_or_status_is_unknown_not_none(missing: str) -> None:
+    p, _, _ = _patient()
+    state = state_of(p.bundle("gap"), unavailable=(missing,))
+    assert state.progression_events == ()
+    assert state.progression_known.value is False
+    assert state_of(p.bundle("complete")).progression_known.value is True
