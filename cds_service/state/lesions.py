@@ -145,8 +145,10 @@ def laterality_of_site(site: object) -> Laterality | None:
     """A bodySite's side: the mCODE qualifier extension first, else its text and displays."""
     if not isinstance(site, dict):
         return None
-    for ext in site.get("extension", []):
-        if ext.get("url") == LATERALITY_URL:
+    extensions = site.get("extension")
+    # Draft orders reach here unchecked by the view: anything malformed names no side.
+    for ext in extensions if isinstance(extensions, list) else ():
+        if isinstance(ext, dict) and ext.get("url") == LATERALITY_URL:
             sets = code_sets(ext.get("valueCodeableConcept"))
             for vs_id, side in _LATERALITY_SETS:
                 if vs_id in sets:
@@ -157,7 +159,8 @@ def laterality_of_site(site: object) -> Laterality | None:
 
 def laterality_of_sites(sites: Iterable[object]) -> Laterality | None:
     """The side of several targets together: two sides make "bilateral"."""
-    sides = {side for site in sites if (side := laterality_of_site(site)) is not None}
+    listed = sites if isinstance(sites, (list, tuple)) else ()
+    sides = {side for site in listed if (side := laterality_of_site(site)) is not None}
     if not sides:
         return None
     if len(sides) == 1:
@@ -170,7 +173,7 @@ def site_keys(sites: Iterable[object]) -> tuple[str, ...]:
     frontal", "brain-region:right frontal"), so that "R frontal" and "Right frontal lobe" match;
     the sides are compared apart (lateralities_differ)."""
     keys: list[str] = []
-    for site in sites:
+    for site in sites if isinstance(sites, (list, tuple)) else ():
         text = text_of(site).lower()
         side = laterality_of_site(site)
         for region in dict.fromkeys(BRAIN_REGIONS[m] for m in _REGION.findall(text)):

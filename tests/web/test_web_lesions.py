@@ -167,3 +167,22 @@ def test_a_tumor_size_observation_in_mm(client) -> None:
     result = post_hook(client, hook_request(p.bundle("tumour size"), "patient-view"))
     (card,) = cards_by_rule(result)[MASS_EFFECT]
     assert "3.4 cm" in card["detail"] and "mass effect recorded" not in card["detail"]
+
+
+@pytest.mark.parametrize(
+    "body_site",
+    [
+        [{"extension": "left"}],
+        [{"extension": [5, {"url": LATERALITY_URL, "valueCodeableConcept": "left"}]}],
+        [{"extension": [{"url": LATERALITY_URL}]}, "R frontal", None],
+        {"text": "left frontal"},
+    ],
+    ids=["extension not a list", "odd extensions", "odd sites", "bodySite not a list"],
+)
+def test_a_malformed_draft_order_site_gets_no_error(client, body_site) -> None:
+    """Draft orders are read as sent (no view checks them): a malformed site names no side."""
+    bundle = _treated_right_frontal(SITES["site text"][0])
+    order = dict(_srs_order(cc(BRAIN)), bodySite=body_site)
+    result = post_hook(client, hook_request(bundle, "order-select", draft_orders=[order]))
+    assert result.status == 200, result.body
+    assert isinstance(result.body["cards"], list)
