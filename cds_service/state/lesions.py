@@ -11,7 +11,8 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
   dimensions, or a valueQuantity; cm or mm) tied to the brain (focus or bodySite);
 - mass effect: words only (value sets mass-effect, severe-mass-effect: no code is verified) in
   brain-metastasis Conditions, brain imaging reports, brain Observations and Conditions naming it;
-  never inferred from size (a lesion at or above LARGE_LESION_CM is "large", a separate fact);
+  never inferred from size (a lesion at or above the rules' large_lesion_cm is "large", a fact of
+  its own);
 - counts: the latest brain text that states a number of lesions ("three lesions", "solitary
   metastasis"); new lesions: the latest brain text that speaks of new lesions ("two new lesions",
   "new left frontal lesion", "no new lesions"), treated, stable or smaller lesions not counted.

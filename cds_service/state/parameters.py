@@ -12,8 +12,6 @@ WBRT_FRACTIONS = (10, 15)
 SAME_FINDING_DAYS = 7
 # A progression up to this many days after a regimen ended (and before the next began) ended it.
 PROGRESSION_WINDOW_DAYS = 90
-# A brain lesion this large (cm) is "large" (never "mass effect"): local therapy comes first.
-LARGE_LESION_CM = 3.0
 # Records of one agent merge into one course when the next starts within this many days of the
 # previous one's end (refills, cycles, administrations)...
 COURSE_MERGE_GAP_DAYS = 45
