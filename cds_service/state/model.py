@@ -128,7 +128,8 @@ class ProgressionEvent:
 
     when: FhirDate | None
     site: Site
-    kind: str  # "disease-status", "recurrence", "re-recorded-metastasis", "new-srs-course", ...
+    kind: str  # "disease-status", "radiology-report", "recurrence", "re-recorded-metastasis",
+    # "new-srs-course", ...
     description: str
     evidence: tuple[str, ...]
 
