@@ -16,9 +16,10 @@ AS_OF_EXTENSION = "org.her2cns.asOfDate"
 
 # LOINC codes of the Observations the derivation reads: HER2 tissue tests (state/her2: IHC,
 # ISH, the ISH ratio 49683-6, copy number 74860-8 and panel 74885-5), cancer disease status
-# (97509-4), ECOG (89247-1, 89262-0), Karnofsky (89243-0). Tests check that every LOINC code of
-# the value sets the concept modules read is here. Rows coded only with an EHR-local code cannot be
-# searched for by code: they are read when the EHR sends them, never asked for.
+# (97509-4, and 88040-1 from mCODE STU1 senders), mCODE tumour size (21889-1), ECOG (89247-1,
+# 89262-0), Karnofsky (89243-0). Tests check that every LOINC code of the value sets the concept
+# modules read is here. Rows coded only with an EHR-local code cannot be searched for by code:
+# they are read when the EHR sends them, never asked for.
 _OBSERVATION_CODES = (
     "48676-1",
     "85319-2",
@@ -31,6 +32,8 @@ _OBSERVATION_CODES = (
     "96893-3",
     "72383-3",
     "97509-4",
+    "88040-1",
+    "21889-1",
     "89247-1",
     "89262-0",
     "89243-0",

@@ -28,8 +28,7 @@ from flask import Flask
 from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
 from cds_service.services import SERVICES
-from cds_service.state.brain import MASS_EFFECT_TERMS
-from cds_service.state.terminology import mentions_any, valuesets
+from cds_service.state.terminology import valuesets
 from cds_service.testing import hook_request
 from cds_service.web.auth import Authenticator
 from cds_service.web.runtime import Runtime
@@ -422,10 +421,9 @@ def warm_worker(app: Flask) -> float:
 
 def _compile_text_matchers() -> None:
     """The matcher compiles one expression per set of terms on first use (about 1 ms each, 15 ms
-    on a first real hook): every value set's and every term list's, here."""
+    on a first real hook): every value set's (mass effect is one), here."""
     for vs in valuesets().values():
         vs.has_text("warm-up")
-    mentions_any("warm-up", MASS_EFFECT_TERMS)
 
 
 def _try_validate(cls: type[FHIRResourceModel]) -> None:

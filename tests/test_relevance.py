@@ -132,6 +132,37 @@ def test_an_observation_tied_to_a_lesion_by_focus_is_kept():
     assert is_relevant(dict(BODY_WEIGHT, focus=[{"reference": "Condition/bm-1"}]))
 
 
+def test_a_radiology_report_with_a_local_code_is_kept_for_its_category():
+    """Its conclusion may state new brain lesions (state/progression reads brain reports)."""
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "ct-1",
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
+        ],
+        "code": {"coding": [{"system": "urn:local", "code": "CTH"}], "text": "CT head"},
+        "conclusion": "New right cerebellar lesion.",
+    }
+    assert is_relevant(report)
+    # Control: without the category, a local code and words of no concept are left out.
+    local = {"coding": [{"system": "urn:local", "code": "CTH"}]}
+    assert not is_relevant(dict(report, category=[], code=local, conclusion="Unremarkable."))
+
+
+def test_a_condition_naming_a_mass_effect_finding_is_kept_for_its_words():
+    """No code for hydrocephalus is verified: the words are what state/lesions reads."""
+    hydrocephalus = dict(
+        OBESITY,
+        id="hc",
+        code={
+            "coding": [{"system": "urn:local", "code": "G9"}],
+            "text": "Obstructive hydrocephalus",
+        },
+    )
+    assert is_relevant(hydrocephalus)
+
+
 def test_the_primary_a_kept_metastasis_refers_to_is_kept():
     items = [
         ("conditions", NSCLC),

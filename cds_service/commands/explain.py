@@ -72,6 +72,8 @@ def _value(value: Any) -> str:
         return "yes" if value else "no"
     if hasattr(value, "scale"):
         return f"{value.scale} {value.value} ({value.when or 'undated'})"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none recorded"
     return str(value)
 
 
@@ -119,15 +121,20 @@ def render(state: PatientState) -> str:
     out += _fact("onset", state.brain_metastases_onset)
     out += _fact("status", state.brain_metastases_status)
     out += _fact("leptomeningeal disease", state.leptomeningeal_disease)
-    out += _fact("mass effect / lesion >= 3 cm", state.mass_effect)
+    out += _fact("mass effect (recorded in words)", state.mass_effect)
+    out += _fact("hydrocephalus / midline shift / herniation", state.severe_mass_effect)
     out += _fact("largest lesion (cm)", state.largest_brain_lesion_cm)
     out += _fact("number of lesions", state.brain_lesion_count)
+    out += _fact("new lesions on the latest report", state.new_brain_lesion_count)
+    out += _fact("progression data complete", state.progression_known)
     out += _fact("last brain MRI", state.last_brain_mri)
     out += ["", "Local CNS therapy"]
     out += _fact("procedure history available", state.local_therapy_known)
     for t in state.local_therapies:
         span = _when(t.start) if t.end in (None, t.start) else f"{_when(t.start)} to {_when(t.end)}"
         extra = f", {t.fractions} fraction(s)" if t.fractions else ""
+        extra += f", {t.laterality}" if t.laterality else ""
+        extra += f" (from {t.basis})" if t.basis else ""
         out.append(
             f"  {t.kind.upper()} {span}: {', '.join(t.targets) or 'site not recorded'}{extra}"
             f" [{', '.join(t.evidence)}]"

@@ -55,14 +55,16 @@ READ_ELEMENTS = frozenset(
         "reasonReference",
         "focus",
         "interpretation",
+        "component",  # Observation only (ISH panel numbers, tumour size): see READ_ONLY_ON
+        "category",  # DiagnosticReport only (radiology or pathology): see READ_ONLY_ON
+        "conclusionCode",
+        "presentedForm",
         "valueCodeableConcept",
         "valueQuantity",
         "valueString",
         "valueInteger",
         "valueRatio",  # HER2/CEP17 ratio (state/her2)
-        "component",  # ISH panel numbers (state/her2)
         "hasMember",  # ISH panel members (state/her2)
-        "category",  # DiagnosticReport only: see READ_ONLY_IN
         "conclusion",
         "description",
         "note",
@@ -94,10 +96,14 @@ READ_ELEMENTS = frozenset(
     }
 )
 
-# Elements read of some resource types only: a pathology report is told from a radiology one by
-# its category (state/her2), and no other type's category is read. Checking every resource's
-# category would cost a quarter of the view's time on an EHR-sized record.
-READ_ONLY_IN = {"category": frozenset({"DiagnosticReport"})}
+# Elements read on some resource types only: elsewhere they are neither judged nor paid for (every
+# Condition and Observation of a record has a category; only a report's says it is radiology or
+# pathology). Checking every resource's category would cost a quarter of the view's time on an
+# EHR-sized record.
+READ_ONLY_ON = {
+    "category": frozenset({"DiagnosticReport"}),
+    "component": frozenset({"Observation"}),
+}
 
 # FHIR R4 primitive types (http://hl7.org/fhir/R4/datatypes.html), anchored.
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
@@ -117,6 +123,7 @@ FhirUri = Annotated[str, Field(strict=True, pattern=r"^\S*$")]
 FhirUnsignedInt = Annotated[int, Field(strict=True, ge=0)]
 FhirPositiveInt = Annotated[int, Field(strict=True, ge=1)]
 FhirDecimal = StrictInt | StrictFloat
+FhirBase64 = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9+/=\s]*$")]
 
 _STRICT = ConfigDict(strict=True)
 
@@ -133,6 +140,7 @@ class Coding(TypedDict, total=False):
 
 class CodeableConcept(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
+    extension: list[Extension]  # mCODE laterality qualifier on a bodySite
     coding: list[Coding]
     text: FhirString
 
@@ -189,9 +197,12 @@ class Extension(TypedDict, total=False):
     extension: list[Extension]
     valueReference: Reference
     valueUnsignedInt: FhirUnsignedInt
-    valueCodeableConcept: CodeableConcept  # Cerner pharmacy-verification-status
+    # Cerner pharmacy-verification-status, laterality, progression qualifier
+    valueCodeableConcept: CodeableConcept
     valueDate: FhirDate  # athena ah-stop-date
     valueDateTime: FhirDateTime
+    valueQuantity: Quantity  # radiotherapy dose delivered
+    valueBoolean: StrictBool  # radiotherapy re-irradiation
 
 
 class Duration(TypedDict, total=False):
@@ -201,6 +212,14 @@ class Duration(TypedDict, total=False):
     unit: FhirString
     system: FhirUri
     code: FhirCode
+
+
+class Attachment(TypedDict, total=False):
+    """A report's presentedForm: its text is read when it is plain text."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    contentType: FhirCode
+    data: FhirBase64  # decoded (or found unreadable) by the derivation
 
 
 class TimingRepeat(TypedDict, total=False):
@@ -267,6 +286,7 @@ LEAN_TYPES: dict[str, Any] = {
     "ObservationComponent": ObservationComponent,
     "Annotation": Annotation,
     "Extension": Extension,
+    "Attachment": Attachment,
     "Dosage": Dosage,
     "Duration": Duration,
     "MedicationRequestDispenseRequest": MedicationRequestDispenseRequest,
@@ -289,6 +309,7 @@ LEAN_TYPES: dict[str, Any] = {
     "PositiveInt": FhirPositiveInt,
     "Decimal": FhirDecimal,
     "Boolean": StrictBool,
+    "Base64Binary": FhirBase64,
 }
 
 
@@ -305,8 +326,11 @@ def fhir_type_name(annotation: Any) -> tuple[str, bool]:
         if typing.get_origin(current) is list:
             is_list = True
         if typing.get_origin(current) is Annotated:
-            marker = typing.get_args(current)[1]
+            # The FHIR type is the last marker (base64Binary: EncodedBytes, then Base64Binary).
+            marker = typing.get_args(current)[-1]
             return type(marker).__name__, is_list
+        if current is bool:  # fhir.resources types FHIR boolean as plain bool
+            return "Boolean", is_list
         pending.extend(typing.get_args(current))
     raise TypeError(f"no FHIR type in {annotation!r}")
 
@@ -361,7 +385,7 @@ def _view_type(resource_type: str) -> Any:
     for name, info in model.model_fields.items():
         alias = info.alias or name
         # Required elements too: a resource without them is invalid, whatever we read of it.
-        read = alias in READ_ELEMENTS and resource_type in READ_ONLY_IN.get(alias, (resource_type,))
+        read = alias in READ_ELEMENTS and resource_type in READ_ONLY_ON.get(alias, {resource_type})
         if read or _required(info):
             fields[alias] = _field_type(resource_type, alias, info)
     view = _make_typed_dict(f"{resource_type}View", fields, total=False)

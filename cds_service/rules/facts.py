@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cds_service.state.lesions import lateralities_differ
 from cds_service.state.model import (
     UNKNOWN,
     DraftOrder,
@@ -539,6 +540,8 @@ def _same_site_srs(state: PatientState, order: DraftOrder | None) -> LocalTherap
         for c in state.srs_courses
         if c.start is not None
         and sites & _specific_sites(c.target_codes + tuple(t.lower() for t in c.targets))
+        # The same structure on the other side is another lesion (lesion identity).
+        and not lateralities_differ(c.laterality, order.laterality if order else None)
     ]
     return max(matched, key=lambda c: c.start.latest) if matched else None  # type: ignore[union-attr]
 

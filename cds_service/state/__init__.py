@@ -12,7 +12,9 @@ from cds_service.state import (
     breast_cancer,
     her2,
     imaging,
+    lesions,
     orders,
+    progression,
     radiotherapy,
     status,
     therapy,
@@ -55,6 +57,7 @@ def _local_therapy_known(res: Resources) -> Fact[bool]:
 def _record_notes(record: PatientRecord, res: Resources) -> tuple[str, ...]:
     notes = [s.describe() for s in record.skipped]
     notes += list(res.set_aside)
+    notes += list(progression.not_final_reports(res))
     notes += [
         f"{t} could not be obtained: facts drawn from it are unknown"
         for t in sorted(res.unavailable)
@@ -69,7 +72,7 @@ def derive(
     drafts = orders.draft_orders(context)
     res = collect(record, (d.reference for d in drafts))
     local = radiotherapy.local_therapies(res) if "Procedure" not in res.unavailable else ()
-    recorded = brain.recorded_progressions(res)
+    recorded = progression.recorded_progressions(res)
     drug_courses = therapy.courses(res, today)
     lines = therapy.regimens(drug_courses)
     events = tuple(
@@ -87,11 +90,11 @@ def derive(
         brain_metastases=brain.brain_metastases(res),
         brain_metastases_onset=brain.brain_metastases_onset(res),
         leptomeningeal_disease=brain.leptomeningeal_disease(res),
-        mass_effect=brain.mass_effect(res),
-        largest_brain_lesion_cm=brain.largest_brain_lesion_cm(res),
-        brain_lesion_count=brain.brain_lesion_count(res),
+        mass_effect=lesions.mass_effect(res),
+        largest_brain_lesion_cm=lesions.largest_brain_lesion_cm(res),
+        brain_lesion_count=lesions.brain_lesion_count(res),
         progression_events=events,
-        extracranial_status=brain.extracranial_status(res),
+        extracranial_status=progression.extracranial_status(res),
         local_therapies=local,
         courses=drug_courses,
         regimens=therapy.link_progressions(lines, events, today),
@@ -103,6 +106,9 @@ def derive(
         brain_metastases_status=brain.brain_metastases_status(res),
         therapy_history_known=_therapy_history_known(record, res),
         local_therapy_known=_local_therapy_known(res),
+        severe_mass_effect=lesions.severe_mass_effect(res),
+        new_brain_lesion_count=lesions.new_brain_lesion_count(res),
+        progression_known=progression.progression_known(res),
     )
 
 

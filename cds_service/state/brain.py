@@ -1,68 +1,30 @@
-"""Brain metastases, leptomeningeal disease, mass effect, lesion size and count, disease status."""
+"""Brain metastases and leptomeningeal disease: which Conditions record them, since when, active?
+
+Representations read (shared/reference/real-world-fhir-representations.md section 4.1):
+- a brain-metastasis code: ICD-10-CM C79.31, its parent C79.3 (non-billable, still sent), SNOMED
+  94225005 (value set brain-metastasis), or the words ("brain metastases") on an uncoded Condition;
+- post-coordinated: SNOMED 128462008 "secondary malignant neoplastic disease" + bodySite brain
+  (12738006 and its parts); 363346000 "malignant neoplastic disease" + bodySite brain only when the
+  Condition is tied to its primary (condition-related): alone it may be a primary brain tumour;
+- clinicalStatus active / recurrence / relapse (active) or inactive / remission / resolved;
+  entered-in-error and refuted Conditions are set aside before (state/resources.is_void);
+- leptomeningeal disease: ICD-10-CM C79.32, or the words ("leptomeningeal", "LMD", "carcinomatous
+  meningitis"): no SNOMED concept is verified;
+Left out on purpose: C71.x (a primary brain tumour, value set primary-brain-tumour) is never a
+metastasis, even where a radiotherapy example uses it as the reason (tested); a metastasis tied to
+a primary that is not breast cancer is noted and left out.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from cds_service.state import breast_cancer, dates
 from cds_service.state.coded import Coded, coded
-from cds_service.state.imaging import brain_mris
-from cds_service.state.model import Fact, FhirDate, ProgressionEvent, Site
-from cds_service.state.parameters import LARGE_LESION_CM
+from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import (
-    code_sets,
-    codings,
-    mentions_any,
-    text_of,
-    valueset,
-)
+from cds_service.state.terminology import code_sets, codings, matches, text_of
 
 RELATED_CONDITION_URL = "http://hl7.org/fhir/StructureDefinition/condition-related"
-MASS_EFFECT_TERMS = (
-    "mass effect",
-    "midline shift",
-    "hydrocephalus",
-    "compression",
-    "vasogenic oedema",
-    "vasogenic edema",
-    "effacement",
-    "herniation",
-)
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(cm|mm)\b")
-_NUMBERS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-}
-_COUNT = re.compile(
-    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:[a-z]+\s+){0,2}?"
-    r"(?:lesions|metastases|mets)\b"
-)
-_SOLITARY = re.compile(r"\b(solitary|single)\s+(?:[\w.]+\s+){0,5}?(?:lesion|metastasis|met|mass)\b")
 _ACTIVE = {"active", "recurrence", "relapse"}
-_STATUS_VALUES = (
-    ("disease-status-worsened", "progressing"),
-    ("disease-status-stable", "stable"),
-    ("disease-status-improved", "responding"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class BrainText:
-    """A piece of free text about the brain, and where it came from."""
-
-    text: str
-    when: FhirDate | None
-    ref: str
 
 
 def _related_primary(condition: dict) -> str | None:
@@ -70,6 +32,36 @@ def _related_primary(condition: dict) -> str | None:
         if ext.get("url") == RELATED_CONDITION_URL:
             return (ext.get("valueReference") or {}).get("reference")
     return None
+
+
+def _on_brain(condition: dict) -> bool:
+    return any(matches(site, "brain-body-site") for site in condition.get("bodySite", []))
+
+
+def is_brain_metastasis(item: Coded) -> bool:
+    """A brain-metastasis code or words, or a generic metastasis code on a brain bodySite."""
+    if item.has_code("leptomeningeal-disease") or item.has_code("primary-brain-tumour"):
+        return False
+    if item.matches("brain-metastasis"):
+        return True
+    cond = item.resource
+    if item.has_code("secondary-malignancy-generic"):
+        return _on_brain(cond)
+    # "Malignant neoplastic disease" of the brain is a metastasis only when tied to its primary.
+    return item.has_code("malignancy-generic") and _on_brain(cond) and bool(_related_primary(cond))
+
+
+def basis_of(cond: dict) -> str:
+    """How a brain-metastasis Condition recorded it, in words (for explain)."""
+    concept = cond.get("code")
+    shown = ", ".join(f"{code}" for _, code, _ in codings(concept) if code)
+    sets = code_sets(concept)
+    if sets & {"secondary-malignancy-generic", "malignancy-generic"}:
+        site = text_of((cond.get("bodySite") or [{}])[0]).split(" | ")[0]
+        return f"Condition {shown} with bodySite {site} (post-coordinated)"
+    if "brain-metastasis" in sets:
+        return f"Condition coded {shown}"
+    return f"Condition text '{text_of(concept).split(' | ')[0]}'"
 
 
 def brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tuple[str, ...]]:
@@ -81,7 +73,11 @@ def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tupl
     kept, notes = [], []
     for item in coded(res, "Condition"):
         cond = item.resource
-        if item.has_code("leptomeningeal-disease") or not item.matches("brain-metastasis"):
+        if not is_brain_metastasis(item):
+            if item.has_code("primary-brain-tumour"):
+                notes.append(
+                    f"{reference(cond)} is a primary brain tumour code (C71), not a metastasis"
+                )
             continue
         primary_ref = _related_primary(cond)
         primary = res.get(primary_ref) if primary_ref else None
@@ -102,8 +98,16 @@ def brain_metastases(res: Resources) -> Fact[bool]:
         return Fact.unknown("Conditions could not be obtained")
     found, notes = brain_metastasis_conditions(res)
     if found:
-        return Fact(True, tuple(reference(c) for c in found), notes)
-    return Fact(False, (), notes + ("no brain metastasis diagnosis recorded",))
+        basis = "; ".join(dict.fromkeys(basis_of(c) for c in found))
+        return Fact(True, tuple(reference(c) for c in found), notes, basis)
+    if "Condition" in res.unreadable:
+        return Fact.unknown("a Condition could not be read: it may record brain metastases")
+    return Fact(
+        False,
+        (),
+        notes + ("no brain metastasis diagnosis recorded",),
+        "Conditions obtained; none codes or names a brain metastasis",
+    )
 
 
 def brain_metastases_onset(res: Resources) -> Fact[FhirDate]:
@@ -114,7 +118,8 @@ def brain_metastases_onset(res: Resources) -> Fact[FhirDate]:
     if not dated:
         return Fact.unknown("brain metastasis recorded without a date")
     when, cond = min(dated, key=lambda item: dates.earliest_key(item[0]))
-    return Fact(when, (reference(cond),), dates.partial_notes(reference(cond), when))
+    notes = dates.partial_notes(reference(cond), when)
+    return Fact(when, (reference(cond),), notes, f"earliest date of {basis_of(cond)}")
 
 
 def brain_metastases_status(res: Resources) -> Fact[str]:
@@ -123,11 +128,11 @@ def brain_metastases_status(res: Resources) -> Fact[str]:
         return Fact.unknown("no brain metastases recorded")
     statuses = {code for c in found for _, code, _ in codings(c.get("clinicalStatus"))}
     refs = tuple(reference(c) for c in found)
+    basis = f"Condition.clinicalStatus {', '.join(sorted(s for s in statuses if s)) or 'absent'}"
     if statuses & _ACTIVE or not statuses:
-        return Fact(
-            "active", refs, () if statuses else ("clinical status not recorded; read as active",)
-        )
-    return Fact("resolved", refs)
+        notes = () if statuses else ("clinical status not recorded; read as active",)
+        return Fact("active", refs, notes, basis)
+    return Fact("resolved", refs, (), basis)
 
 
 def leptomeningeal_conditions(res: Resources) -> tuple[dict, ...]:
@@ -145,222 +150,46 @@ def leptomeningeal_disease(res: Resources) -> Fact[bool]:
         return Fact.unknown("Conditions could not be obtained")
     found = leptomeningeal_conditions(res)
     if found:
-        return Fact(True, tuple(reference(c) for c in found))
-    return Fact(False, (), ("no leptomeningeal disease recorded",))
+        basis = "; ".join(
+            dict.fromkeys(
+                "Condition coded C79.32"
+                if "leptomeningeal-disease" in code_sets(c.get("code"))
+                else f"Condition text '{text_of(c.get('code')).split(' | ')[0]}'"
+                for c in found
+            )
+        )
+        return Fact(True, tuple(reference(c) for c in found), (), basis)
+    if "Condition" in res.unreadable:
+        return Fact.unknown("a Condition could not be read: it may record leptomeningeal disease")
+    return Fact(
+        False,
+        (),
+        ("no leptomeningeal disease recorded",),
+        "Conditions obtained; none codes C79.32 or names leptomeningeal disease",
+    )
 
 
-def _tied_to_brain(obs: dict, brain_refs: frozenset[str]) -> bool:
+def tied_to_brain(obs: dict, brain_refs: frozenset[str]) -> bool:
+    """An Observation about the brain disease: its focus is a brain Condition, or its site brain."""
     focus = {f.get("reference") for f in obs.get("focus", [])}
     return bool(focus & brain_refs) or "brain-body-site" in code_sets(obs.get("bodySite"))
 
 
-def _metastasis_refs(res: Resources) -> frozenset[str]:
-    """References of the brain-metastasis Conditions."""
+def brain_condition_refs(res: Resources) -> frozenset[str]:
+    """References of the brain-metastasis and leptomeningeal Conditions."""
     return res.once(
-        "brain-metastasis-refs",
-        lambda: frozenset(reference(c) for c in brain_metastasis_conditions(res)[0]),
+        "brain-condition-refs",
+        lambda: (
+            frozenset(reference(c) for c in brain_metastasis_conditions(res)[0])
+            | frozenset(reference(c) for c in leptomeningeal_conditions(res))
+        ),
     )
 
 
-def _observations(res: Resources) -> tuple[tuple[Coded, bool], ...]:
-    """Each Observation, looked up once, and whether it is tied to the brain metastases."""
-    refs = _metastasis_refs(res)
+def brain_observations(res: Resources) -> tuple[tuple[Coded, bool], ...]:
+    """Each Observation, looked up once, and whether it is tied to the brain disease."""
+    refs = brain_condition_refs(res)
     return res.once(
         "brain-observations",
-        lambda: tuple((o, _tied_to_brain(o.resource, refs)) for o in coded(res, "Observation")),
+        lambda: tuple((o, tied_to_brain(o.resource, refs)) for o in coded(res, "Observation")),
     )
-
-
-def brain_texts(res: Resources) -> tuple[BrainText, ...]:
-    """Free text about the brain: brain-metastasis Conditions, brain MRI reports and findings."""
-    return res.once("brain-texts", lambda: _brain_texts(res))
-
-
-def _brain_texts(res: Resources) -> tuple[BrainText, ...]:
-    conds, _ = brain_metastasis_conditions(res)
-    texts: list[BrainText] = []
-    for cond in conds:
-        parts = [(cond.get("code") or {}).get("text", "")] + [
-            n.get("text", "") for n in cond.get("note", [])
-        ]
-        texts.append(
-            BrainText(" ".join(p for p in parts if p), dates.clinical_date(cond), reference(cond))
-        )
-    for rep in brain_mris(res, "DiagnosticReport", "ImagingStudy", "Procedure"):
-        parts = [rep.get("conclusion", ""), rep.get("description", "")]
-        parts += [n.get("text", "") for n in rep.get("note", [])]
-        texts.append(
-            BrainText(" ".join(p for p in parts if p), dates.clinical_date(rep), reference(rep))
-        )
-    for item, tied in _observations(res):
-        obs = item.resource
-        if tied and not item.has_code("disease-status"):
-            parts = [obs.get("valueString", "")] + [n.get("text", "") for n in obs.get("note", [])]
-            texts.append(
-                BrainText(" ".join(p for p in parts if p), dates.clinical_date(obs), reference(obs))
-            )
-    return tuple(t for t in texts if t.text.strip())
-
-
-def _sizes_cm(res: Resources) -> tuple[tuple[float, str], ...]:
-    return res.once("brain-lesion-sizes", lambda: tuple(_measure_sizes(res)))
-
-
-def _measure_sizes(res: Resources) -> list[tuple[float, str]]:
-    sizes: list[tuple[float, str]] = []
-    for item, tied in _observations(res):
-        obs = item.resource
-        quantity = obs.get("valueQuantity") or {}
-        if item.has_code("tumor-size") and tied:
-            unit = (quantity.get("code") or quantity.get("unit") or "").lower()
-            if isinstance(quantity.get("value"), (int, float)) and unit in {"cm", "mm"}:
-                value = float(quantity["value"]) / (10 if unit == "mm" else 1)
-                sizes.append((value, reference(obs)))
-    for brain_text in brain_texts(res):
-        for number, unit in _SIZE.findall(brain_text.text.lower()):
-            sizes.append((float(number) / (10 if unit == "mm" else 1), brain_text.ref))
-    return sizes
-
-
-def largest_brain_lesion_cm(res: Resources) -> Fact[float]:
-    sizes = _sizes_cm(res)
-    if not sizes:
-        return Fact.unknown("no brain lesion size recorded")
-    size, ref = max(sizes)
-    return Fact(size, (ref,))
-
-
-def brain_lesion_count(res: Resources) -> Fact[int]:
-    """The count in the most recent brain text that states one."""
-    counted = []
-    for item in brain_texts(res):
-        lowered = item.text.lower()
-        match = _COUNT.search(lowered)
-        count = None
-        if match:
-            word = match.group(1)
-            count = int(word) if word.isdigit() else _NUMBERS[word]
-        elif _SOLITARY.search(lowered):
-            count = 1
-        if count is not None:
-            counted.append((item.when, count, item.ref))
-    if not counted:
-        return Fact.unknown("number of brain lesions not recorded")
-    dated = [c for c in counted if c[0] is not None] or counted
-    _, count, ref = max(dated, key=lambda c: dates.latest_key(c[0]))
-    return Fact(count, (ref,))
-
-
-def mass_effect(res: Resources) -> Fact[bool]:
-    """Mass effect in brain text, or a lesion of LARGE_LESION_CM or more; UNKNOWN when silent."""
-    positive = [t for t in brain_texts(res) if mentions_any(t.text, MASS_EFFECT_TERMS)]
-    large = [(s, ref) for s, ref in _sizes_cm(res) if s >= LARGE_LESION_CM]
-    if positive or large:
-        notes = tuple(f"lesion of {s:g} cm ({ref})" for s, ref in large)
-        notes += tuple(f"text in {t.ref}: {t.text[:160]}" for t in positive)
-        return Fact(
-            True, tuple(dict.fromkeys([t.ref for t in positive] + [r for _, r in large])), notes
-        )
-    denied = [t for t in brain_texts(res) if "mass effect" in t.text.lower()]
-    if denied:
-        latest = max(denied, key=lambda t: dates.latest_key(t.when))
-        return Fact(False, (latest.ref,), (f"{latest.ref}: {latest.text[:160]}",))
-    return Fact.unknown("no statement about mass effect or lesion size")
-
-
-def _status_value(obs: dict) -> str | None:
-    value = obs.get("valueCodeableConcept")
-    sets = code_sets(value)
-    for vs_id, status in _STATUS_VALUES:
-        if vs_id in sets or valueset(vs_id).has_text(text_of(value)):
-            return status
-    return None
-
-
-def disease_status_observations(res: Resources) -> tuple[tuple[dict, str, Site], ...]:
-    """(observation, status, site) of each cancer disease status Observation with a usable value."""
-    return res.once("disease-status-observations", lambda: _disease_status_observations(res))
-
-
-def _disease_status_observations(res: Resources) -> tuple[tuple[dict, str, Site], ...]:
-    brain_refs = _metastasis_refs(res) | {reference(c) for c in leptomeningeal_conditions(res)}
-    found = []
-    for item in coded(res, "Observation"):
-        obs = item.resource
-        if not item.has_code("disease-status"):
-            continue
-        status = _status_value(obs)
-        if status is None:
-            continue
-        site: Site
-        if _tied_to_brain(obs, brain_refs):
-            site = "intracranial"
-        else:
-            site = "extracranial" if obs.get("focus") else "unspecified"
-        found.append((obs, status, site))
-    return tuple(found)
-
-
-def recorded_progressions(res: Resources) -> tuple[ProgressionEvent, ...]:
-    """Progression from disease status, recurrence of brain metastases or a re-recorded one."""
-    events = []
-    for obs, status, site in disease_status_observations(res):
-        if status == "progressing":
-            where = {
-                "intracranial": "brain metastases",
-                "extracranial": "extracranial disease",
-            }.get(site, "site not recorded")
-            events.append(
-                ProgressionEvent(
-                    dates.clinical_date(obs),
-                    site,
-                    "disease-status",
-                    f"disease status worsened ({where})",
-                    (reference(obs),),
-                )
-            )
-    conds, _ = brain_metastasis_conditions(res)
-    for cond in conds:
-        statuses = {code for _, code, _ in codings(cond.get("clinicalStatus"))}
-        if statuses & {"recurrence", "relapse"}:
-            when = dates.first(cond, "recordedDate") or dates.clinical_date(cond)
-            events.append(
-                ProgressionEvent(
-                    when,
-                    "intracranial",
-                    "recurrence",
-                    "brain metastases recurred",
-                    (reference(cond),),
-                )
-            )
-    first = dates.clinical_date(conds[0]) if conds else None
-    for cond in conds[1:]:
-        when = dates.clinical_date(cond)
-        # The same diagnosis coded twice (ICD and SNOMED) on one date is not a new event.
-        if first and when and dates.days_between(first, when) > 30:
-            events.append(
-                ProgressionEvent(
-                    when,
-                    "intracranial",
-                    "re-recorded-metastasis",
-                    "brain metastasis recorded again",
-                    (reference(cond),),
-                )
-            )
-    return tuple(events)
-
-
-def extracranial_status(res: Resources) -> Fact[str]:
-    """The latest disease status not tied to the brain."""
-    if not res.available("Observation"):
-        return Fact.unknown("Observations could not be obtained")
-    candidates = [
-        (o, s, site) for o, s, site in disease_status_observations(res) if site != "intracranial"
-    ]
-    if not candidates:
-        return Fact.unknown("no extracranial disease status recorded")
-    obs, status, site = max(candidates, key=lambda c: dates.latest_key(dates.clinical_date(c[0])))
-    notes = dates.partial_notes(reference(obs), dates.clinical_date(obs))
-    if site == "unspecified":
-        notes += (f"{reference(obs)} names no site; read as extracranial",)
-    return Fact(status, (reference(obs),), notes)

@@ -130,7 +130,8 @@ class ProgressionEvent:
 
     when: FhirDate | None
     site: Site
-    kind: str  # "disease-status", "recurrence", "re-recorded-metastasis", "new-srs-course", ...
+    kind: str  # "disease-status", "radiology-report", "recurrence", "re-recorded-metastasis",
+    # "new-srs-course", ...
     description: str
     evidence: tuple[str, ...]
 
@@ -143,11 +144,22 @@ class LocalTherapy:
     start: FhirDate | None
     end: FhirDate | None
     targets: tuple[str, ...] = ()  # body sites / lesions as display text
-    target_codes: tuple[str, ...] = ()  # "system|code" of body sites, for matching orders
+    # "system|code" and text of body sites, and their brain-region keys (state.lesions.site_keys),
+    # for matching orders
+    target_codes: tuple[str, ...] = ()
     fractions: int | None = None
     hippocampal_avoidance: bool | None = None  # WBRT only; None = not recorded
     status: str | None = None
     evidence: tuple[str, ...] = ()
+    # The side of the targets ("left", "right", "bilateral", "midline"; None when unrecorded), for
+    # lesion identity: compare with state.lesions.lateralities_differ.
+    laterality: str | None = None
+    # CodeX RT courseInvolvesReirradiation; None when not recorded.
+    reirradiation: bool | None = None
+    # Total dose delivered (cGy; Gy converted), largest per volume; None when not recorded.
+    dose_cgy: float | None = None
+    # How the course was recognised, in words ("CPT 77372", "mCODE course summary, 5 fractions").
+    basis: str = ""
 
 
 StopReason = Literal["progression", "toxicity", "completed", "other"]
@@ -249,9 +261,11 @@ class DraftOrder:
     selected: bool  # in `selections` (order-select) or, for order-sign, always True
     agents: frozenset[str] = frozenset()  # recognised drug agents
     procedure: str | None = None  # "srs", "wbrt", "brain-mri", "resection"
-    body_sites: tuple[str, ...] = ()  # "system|code" and lower-cased text
+    body_sites: tuple[str, ...] = ()  # "system|code", lower-cased text, brain-region keys
     display: str = ""
     resource: dict = field(default_factory=dict, compare=False, repr=False)
+    # The side of the order's target body sites (see LocalTherapy.laterality).
+    laterality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +305,9 @@ class PatientState:
     severe_mass_effect: Fact[tuple[str, ...]] = field(default=Fact(UNKNOWN))
     # New brain lesions on the latest report, treated stable lesions not counted.
     new_brain_lesion_count: Fact[int] = field(default=Fact(UNKNOWN))
+    # False (with a note) when disease status Observations or brain reports could not be obtained
+    # or read: then `progression_events` lacking one means "unknown", not "no progression".
+    progression_known: Fact[bool] = field(default=Fact(UNKNOWN))
 
     def agents_active_on(self, when: date) -> frozenset[str]:
         """The agents whose course covers `when`: "progression on X" names only these."""

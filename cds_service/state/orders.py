@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cds_service.state.exposures import MEDICATION_TYPES
+from cds_service.state.lesions import laterality_of_sites, site_keys
 from cds_service.state.medication import named
 from cds_service.state.model import DraftOrder
 from cds_service.state.resources import reference
@@ -65,9 +66,11 @@ def draft_orders(context: Mapping[str, Any] | None) -> tuple[DraftOrder, ...]:
                 procedure=_procedure(order)
                 if order.get("resourceType") in {"ServiceRequest", "Procedure"}
                 else None,
-                body_sites=coded_keys(order.get("bodySite", [])),
+                body_sites=coded_keys(order.get("bodySite", []))
+                + site_keys(order.get("bodySite", [])),
                 display=shown,
                 resource=order,
+                laterality=laterality_of_sites(order.get("bodySite", [])),
             )
         )
     return tuple(found)

@@ -4,10 +4,14 @@
 SRS_COURSE_GAP_DAYS = 14
 # A radiotherapy course on the brain with at most this many fractions is stereotactic.
 SRS_MAX_FRACTIONS = 5
+# A brain course of this many fractions (inclusive) is whole-brain radiotherapy (30 Gy / 10,
+# 37.5 Gy / 15); between SRS_MAX_FRACTIONS and this range the course is neither claimed.
+WBRT_FRACTIONS = (10, 15)
+# A brain report's progression within this many days before an intracranial disease status saying
+# worsened is the same finding (the status is usually recorded from the report): counted once.
+SAME_FINDING_DAYS = 7
 # A progression up to this many days after a regimen ended (and before the next began) ended it.
 PROGRESSION_WINDOW_DAYS = 90
-# A brain lesion this large (cm) counts like mass effect: local therapy comes first.
-LARGE_LESION_CM = 3.0
 # Records of one agent merge into one course when the next starts within this many days of the
 # previous one's end (refills, cycles, administrations)...
 COURSE_MERGE_GAP_DAYS = 45

@@ -1,22 +1,48 @@
-"""Local CNS therapy: SRS courses (fractions grouped), whole-brain radiotherapy and resections."""
+"""Local CNS therapy: SRS courses (fractions grouped), whole-brain radiotherapy and resections.
+
+Representations read (shared/reference/real-world-fhir-representations.md section 5):
+- SRS by code whatever the site: CPT 77371 / 77372 / 77432 / 61796-61799, ICD-10-PCS D020DZZ /
+  D020HZZ / D020JZZ (value set srs); per-fraction or any-site stereotactic codes CPT 77373 / 77435,
+  HCPCS G0339 / G0340 (srs-per-fraction) only with a brain bodySite or a brain-metastasis reason;
+- mCODE RadiotherapyCourseSummary (SNOMED 1217123003) on the brain: fractionsDelivered (else the
+  sessions extension: sessions are not fractions), at most SRS_MAX_FRACTIONS stereotactic, whole
+  brain from text or WBRT_FRACTIONS; totalDoseDelivered in cGy (Gy x 100); CodeX RT
+  courseInvolvesReirradiation; snapshots of one course (in progress, then completed: one id, or
+  one start) count once, the most complete kept;
+- WBRT and SRS from text ("whole brain", "HA-WBRT", "radiosurgery"); hippocampal avoidance only
+  from text (no code exists); resection by CPT 61510 / 61518 or text;
+- SRS billed per session (staged, per fraction) within SRS_COURSE_GAP_DAYS is one course: fractions
+  are never courses; each target's laterality (state/lesions) for lesion identity.
+Left out on purpose: ICD-10-PCS D0000ZZ-D0002ZZ (beam radiation of brain) are only partially
+verified and cannot tell whole from partial brain: such a Procedure counts only by its words;
+a brain course of 6-9 or more than 15 fractions is neither SRS nor WBRT (unknown fractionation).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from cds_service.state import dates
 from cds_service.state.brain import brain_metastasis_conditions
 from cds_service.state.coded import Coded, coded
+from cds_service.state.lesions import laterality_of_sites, site_keys
 from cds_service.state.model import FhirDate, LocalTherapy, ProgressionEvent
-from cds_service.state.parameters import SRS_COURSE_GAP_DAYS, SRS_MAX_FRACTIONS
+from cds_service.state.parameters import SRS_COURSE_GAP_DAYS, SRS_MAX_FRACTIONS, WBRT_FRACTIONS
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import code_sets, coded_keys, matches, text_of, valueset
+from cds_service.state.terminology import code_sets, coded_keys, codings, matches, text_of, valueset
 
 SESSIONS_URL = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-radiotherapy-sessions"
 DOSE_TO_VOLUME_URL = (
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-radiotherapy-dose-delivered-to-volume"
 )
+REIRRADIATION_URL = (
+    "http://hl7.org/fhir/us/codex-radiation-therapy/StructureDefinition/"
+    "codexrt-radiotherapy-course-involves-reirradiation"
+)
+# Snapshots of one course: the more complete status wins.
+_STATUS_RANK = {"completed": 3, "stopped": 2, "in-progress": 1}
 Kind = Literal["srs", "wbrt", "resection"]
 
 
@@ -33,22 +59,88 @@ class Session:
     hippocampal_avoidance: bool | None
     status: str | None
     ref: str
+    laterality: str | None = None
+    reirradiation: bool | None = None
+    dose_cgy: float | None = None
+    basis: str = ""
+    identity: str = ""  # snapshots of one course share it (see _identity)
+
+
+def _volume_parts(proc: dict, name: str) -> list[dict]:
+    """The `name` sub-extensions of each dose-delivered-to-volume extension."""
+    return [
+        e
+        for ext in proc.get("extension", [])
+        if ext.get("url") == DOSE_TO_VOLUME_URL
+        for e in ext.get("extension", [])
+        if e.get("url") == name
+    ]
 
 
 def _fractions(proc: dict) -> int | None:
-    """Sessions recorded on an mCODE course summary (course-level, else largest per volume)."""
-    per_volume = []
+    """Fractions delivered on an mCODE course summary (largest per volume), else its sessions
+    (a session may deliver no fraction, e.g. a planning session, so fractions come first)."""
+    per_volume = [
+        int(e["valueUnsignedInt"])
+        for e in _volume_parts(proc, "fractionsDelivered")
+        if isinstance(e.get("valueUnsignedInt"), int)
+    ]
+    if per_volume:
+        return max(per_volume)
     for ext in proc.get("extension", []):
         if ext.get("url") == SESSIONS_URL and isinstance(ext.get("valueUnsignedInt"), int):
             return int(ext["valueUnsignedInt"])
-        if ext.get("url") == DOSE_TO_VOLUME_URL:
-            per_volume += [
-                e["valueUnsignedInt"]
-                for e in ext.get("extension", [])
-                if e.get("url") == "fractionsDelivered"
-                and isinstance(e.get("valueUnsignedInt"), int)
-            ]
-    return max(per_volume) if per_volume else None
+    return None
+
+
+def _dose_cgy(proc: dict) -> float | None:
+    """Total dose delivered (largest per volume) in cGy; Gy is converted, other units ignored."""
+    doses = []
+    for e in _volume_parts(proc, "totalDoseDelivered"):
+        quantity = e.get("valueQuantity") or {}
+        value, unit = quantity.get("value"), (quantity.get("code") or quantity.get("unit") or "")
+        if isinstance(value, (int, float)) and unit.lower() in {"cgy", "gy"}:
+            doses.append(float(value) * (100 if unit.lower() == "gy" else 1))
+    return max(doses) if doses else None
+
+
+def _reirradiation(proc: dict) -> bool | None:
+    for ext in proc.get("extension", []):
+        if ext.get("url") == REIRRADIATION_URL and isinstance(ext.get("valueBoolean"), bool):
+            return bool(ext["valueBoolean"])
+    return None
+
+
+def _identity(item: Coded, start: FhirDate | None) -> str:
+    """Snapshots of one course summary (sent in progress, then completed) share the course's
+    start; the record already keeps one resource per id. Identifiers are not read: a glitch in
+    an element no rule needs must not hide a card (fhir/view)."""
+    if item.has_code("radiotherapy-course-summary") and start is not None:
+        return f"course-summary|{start.text}"
+    return reference(item.resource)
+
+
+def brain_volumes(res: Resources) -> frozenset[str]:
+    """The irradiated volumes (BodyStructure references) of brain radiotherapy courses."""
+    return res.once(
+        "brain-volumes",
+        lambda: frozenset(
+            ref
+            for s in sessions(res)
+            for e in _volume_parts(res.get(s.ref) or {}, "volume")
+            if (ref := (e.get("valueReference") or {}).get("reference"))
+        ),
+    )
+
+
+def _basis(item: Coded, kind: Kind, fractions: int | None, text: str) -> str:
+    shown = ", ".join(f"{code}" for _, code, _ in codings(item.resource.get("code")) if code)
+    if item.has_code("radiotherapy-course-summary"):
+        how = f"{fractions} fractions" if fractions is not None else "text"
+        return f"mCODE radiotherapy course summary on the brain ({how})"
+    if item.sets & {"srs", "srs-per-fraction", "brain-resection"}:
+        return f"Procedure coded {shown}"
+    return f"Procedure text '{text[:80]}'"
 
 
 def _all_text(proc: dict, code_text: str) -> str:
@@ -90,9 +182,11 @@ def _classify(item: Coded, text: str, brain_refs: set[str] | frozenset[str]) -> 
         fractions = _fractions(proc)
         if valueset("wbrt").has_text(text):
             return "wbrt"
-        if fractions is not None:
-            return "srs" if fractions <= SRS_MAX_FRACTIONS else "wbrt"
-        return None  # a brain course of unknown fractionation: neither claimed
+        if fractions is not None and fractions <= SRS_MAX_FRACTIONS:
+            return "srs"
+        if fractions is not None and WBRT_FRACTIONS[0] <= fractions <= WBRT_FRACTIONS[1]:
+            return "wbrt"
+        return None  # a brain course of unknown or unusual fractionation: neither claimed
     if valueset("wbrt").has_text(text):
         return "wbrt"
     if brain and valueset("srs").has_text(text):
@@ -101,6 +195,11 @@ def _classify(item: Coded, text: str, brain_refs: set[str] | frozenset[str]) -> 
 
 
 def sessions(res: Resources) -> tuple[Session, ...]:
+    """Each Procedure recognised as local CNS therapy (snapshots of one course once), by date."""
+    return res.once("local-therapy-sessions", lambda: _sessions(res))
+
+
+def _sessions(res: Resources) -> tuple[Session, ...]:
     conds, _ = brain_metastasis_conditions(res)
     brain_refs = {reference(c) for c in conds}
     found = []
@@ -118,20 +217,46 @@ def sessions(res: Resources) -> tuple[Session, ...]:
         )
         # Hippocampal avoidance is only ever stated in text; silence means "not recorded".
         hippocampal = True if "hippocamp" in text.lower() else None
+        fractions = _fractions(proc)
+        start = dates.first(proc, "performedDateTime", "performedPeriod.start")
         found.append(
             Session(
                 kind,
-                dates.first(proc, "performedDateTime", "performedPeriod.start"),
+                start,
                 dates.first(proc, "performedPeriod.end", "performedDateTime"),
                 targets,
-                coded_keys(sites),
-                _fractions(proc),
+                coded_keys(sites) + site_keys(sites),
+                fractions,
                 hippocampal if kind == "wbrt" else None,
                 proc.get("status"),
                 reference(proc),
+                laterality_of_sites(sites),
+                _reirradiation(proc),
+                _dose_cgy(proc),
+                _basis(item, kind, fractions, text),
+                _identity(item, start),
             )
         )
-    return tuple(sorted(found, key=lambda s: dates.earliest_key(s.start)))
+    return tuple(sorted(_latest_snapshots(found), key=lambda s: dates.earliest_key(s.start)))
+
+
+def _latest_snapshots(found: list[Session]) -> list[Session]:
+    """One session per course identifier: the most complete snapshot (completed over in
+    progress, then the most fractions, then the latest end)."""
+    best: dict[str, Session] = {}
+    for item in found:
+        kept = best.get(item.identity)
+        if kept is None or _completeness(item) > _completeness(kept):
+            best[item.identity] = item
+    return list(best.values())
+
+
+def _completeness(item: Session) -> tuple[int, int, tuple[date, date]]:
+    return (
+        _STATUS_RANK.get(item.status or "", 0),
+        item.fractions or 0,
+        dates.latest_key(item.end),
+    )
 
 
 def _group(items: list[Session]) -> list[list[Session]]:
@@ -170,7 +295,18 @@ def _course(kind: Kind, group: list[Session]) -> LocalTherapy:
         else None,
         status=group[-1].status,
         evidence=tuple(s.ref for s in group),
+        laterality=_group_laterality(group),
+        reirradiation=next((s.reirradiation for s in group if s.reirradiation is not None), None),
+        dose_cgy=max((s.dose_cgy for s in group if s.dose_cgy is not None), default=None),
+        basis="; ".join(dict.fromkeys(s.basis for s in group)),
     )
+
+
+def _group_laterality(group: list[Session]) -> str | None:
+    sides = {s.laterality for s in group if s.laterality is not None}
+    if len(sides) > 1:
+        return "bilateral"
+    return sides.pop() if sides else None
 
 
 def local_therapies(res: Resources) -> tuple[LocalTherapy, ...]:

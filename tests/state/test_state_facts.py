@@ -168,9 +168,9 @@ def test_whole_brain_radiotherapy_with_hippocampal_avoidance_from_text() -> None
 
 def test_a_second_srs_course_without_recorded_progression_implies_it() -> None:
     bundle = copy.deepcopy(scenario_01())
-    bundle["entry"] = [
-        e for e in bundle["entry"] if e["resource"]["id"] != "scenario-01-disease-status-1"
-    ]
+    # Neither the disease status nor the report it was recorded from (which states the new lesion).
+    left_out = {"scenario-01-disease-status-1", "scenario-01-brain-mri-report-2"}
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["id"] not in left_out]
     events = state_of(bundle).intracranial_progressions
     assert [(e.kind, e.when.text) for e in events] == [
         ("first-brain-metastasis", "2024-05-14"),  # diagnosed during trastuzumab + pertuzumab

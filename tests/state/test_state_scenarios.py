@@ -159,7 +159,9 @@ def test_scenario_4_solitary_cerebellar_lesion_with_mass_effect(fixture_state) -
     assert state.mass_effect.value is True
     assert state.largest_brain_lesion_cm.value == 3.8
     assert state.brain_lesion_count.value == 1
-    assert "Observation/scenario-04-tumor-size-1" in state.mass_effect.evidence
+    # The size is "large", never evidence of mass effect: the words are (hydrocephalus).
+    assert "Observation/scenario-04-tumor-size-1" not in state.mass_effect.evidence
+    assert state.severe_mass_effect.value == ("hydrocephalus",)
     (regimen,) = state.regimens
     assert regimen.stop_reason == "completed" and regimen.end.text == "2024-02-12"
     assert regimen.progression is None
