@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+from cds_service.fhir.relevance import is_relevant, relevant_items
 from cds_service.fhir.view import ChoiceError, view_of, views_of
 
 log = logging.getLogger(__name__)
@@ -206,9 +207,6 @@ def parse_record(
     With `relevant_only`, resources that certainly mean nothing to the derivation (fhir/relevance,
     judged on the view: the derivation reads nothing else) are left out; a malformed one is
     reported only if it could have mattered (judged on its JSON, as it has no view)."""
-    # Imported here: relevance reads the value sets in cds_service.state, which imports us.
-    from cds_service.fhir.relevance import is_relevant, relevant_items
-
     checked: list[tuple[str, dict]] = []  # (source, view)
     skipped: list[Skipped] = []
     repaired: list[str] = []

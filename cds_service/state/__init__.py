@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from cds_service.fhir.record import PatientRecord
 from cds_service.state import (
     brain,
     breast_cancer,
@@ -20,10 +19,10 @@ from cds_service.state import (
     therapy,
 )
 from cds_service.state.model import UNKNOWN, Fact, PatientState
-from cds_service.state.resources import Resources, collect
+from cds_service.state.resources import RecordData, Resources, collect
 
 
-def _therapy_history_known(record: PatientRecord, res: Resources) -> Fact[bool]:
+def _therapy_history_known(record: RecordData, res: Resources) -> Fact[bool]:
     missing = [t for t in therapy.MEDICATION_TYPES if t in res.unavailable]
     # Dispenses alone never show a whole history (infusions are not dispensed to the patient).
     if set(missing) >= {"MedicationStatement", "MedicationRequest", "MedicationAdministration"}:
@@ -54,7 +53,7 @@ def _local_therapy_known(res: Resources) -> Fact[bool]:
     return Fact(True)
 
 
-def _record_notes(record: PatientRecord, res: Resources) -> tuple[str, ...]:
+def _record_notes(record: RecordData, res: Resources) -> tuple[str, ...]:
     notes = [s.describe() for s in record.skipped]
     notes += list(res.set_aside)
     notes += list(progression.not_final_reports(res))
@@ -66,7 +65,7 @@ def _record_notes(record: PatientRecord, res: Resources) -> tuple[str, ...]:
 
 
 def derive(
-    record: PatientRecord, today: date, context: Mapping[str, Any] | None = None
+    record: RecordData, today: date, context: Mapping[str, Any] | None = None
 ) -> PatientState:
     """Every fact of the state, each from its own small function; draft orders are never history."""
     drafts = orders.draft_orders(context)

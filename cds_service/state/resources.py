@@ -5,10 +5,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from cds_service.fhir.record import PatientRecord
 from cds_service.state.terminology import codings
+
+
+class SkippedResource(Protocol):
+    """A resource the record could not use (fhir/record.Skipped)."""
+
+    @property
+    def resource_type(self) -> str | None: ...
+
+    def describe(self) -> str: ...
+
+
+class RecordData(Protocol):
+    """What the derivation reads of a parsed record (fhir/record.PatientRecord): the state
+    depends on this shape, never on the fhir package, so the core stays free of I/O and the
+    fhir package may read the state's value sets without an import circle."""
+
+    @property
+    def documents(self) -> tuple[dict, ...]: ...
+
+    @property
+    def skipped(self) -> tuple[SkippedResource, ...]: ...
+
+    @property
+    def unavailable(self) -> frozenset[str]: ...
+
 
 # Statuses that mean "this did not happen" or "this record is wrong", per resource type.
 # A declined dispense was never handed over (MedicationDispense.status).
@@ -76,7 +100,7 @@ class Resources:
         return next((r for r in self.by_type.get(rtype, ()) if r.get("id") == rid), None)
 
 
-def collect(record: PatientRecord, draft_refs: Iterable[str] = ()) -> Resources:
+def collect(record: RecordData, draft_refs: Iterable[str] = ()) -> Resources:
     """Split the record by type, leaving out void resources and anything that is a draft order."""
     drafts = set(draft_refs)
     by_type: dict[str, list[dict]] = {}
