@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from cds_service.config import Settings
 from cds_service.feedback import FeedbackStore
@@ -32,9 +32,16 @@ def _empty_postgres() -> str:
     url = os.environ.get("CDS_TEST_DATABASE_URL", "")
     if not url:
         pytest.skip(NO_POSTGRES)
+    return empty_postgres(url)
+
+
+def empty_postgres(url: str) -> str:
+    """Drop the store's tables and its schema version: each test starts from an empty store."""
     engine = create_engine(url)
     try:
-        metadata.drop_all(engine)  # each test starts from an empty store
+        with engine.begin() as connection:
+            metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         engine.dispose()
     return url
@@ -54,8 +61,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, auth_enabled=False)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # The spool is per store: a PostgreSQL test's must not be the default var/ one.
+    return Settings(database_url=database_url, auth_enabled=False, spool_dir=tmp_path / "spool")
 
 
 @pytest.fixture
