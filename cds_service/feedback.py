@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
     RowMapping,
@@ -147,7 +149,9 @@ class FeedbackStore:
         if problem is not None:
             return problem
         try:
-            with self._reading() as connection:
+            # Not marked read-only: on SQLite that takes the write lock, so a file another
+            # process holds locked is reported, not only one that can't be read.
+            with self._engine.connect() as connection:
                 connection.execute(select(store_settings.c.name).limit(1)).all()
         except SQLAlchemyError as exc:
             return f"store unavailable: {describe_store_error(exc)}"
@@ -240,15 +244,24 @@ class FeedbackStore:
         return self._spool.flush(timeout)
 
     def _audit_row(self, record: AuditRecord) -> dict[str, Any]:
+        # Strings the caller chose are made to fit their columns here: a row the store would
+        # refuse must never reach the spool, where it would hold up every row behind it.
         row: dict[str, Any] = {
             "entry_key": uuid.uuid4().hex,
             "at": record.at.isoformat(),
-            "service_id": record.service_id,
-            "hook": record.hook,
-            "hook_instance": record.hook_instance,
-            "knowledge_version": record.knowledge_version,
+            "service_id": _fit(record.service_id, audit.c.service_id),
+            "hook": _fit(record.hook, audit.c.hook),
+            "hook_instance": _fit(record.hook_instance, audit.c.hook_instance),
+            "knowledge_version": _fit(record.knowledge_version, audit.c.knowledge_version),
             "timings_ms": dict(record.timings_ms),
-            "cards": [list(card) for card in record.cards],
+            "cards": [
+                [
+                    _fit(rule, audit_card.c.rule_id),
+                    _fit(version, audit_card.c.rule_version),
+                    _fit(uuid_, audit_card.c.card_uuid),
+                ]
+                for rule, version, uuid_ in record.cards
+            ],
         }
         if self._audit_key is not None or not record.patient_id:
             row["patient_hash"] = self.patient_hash(record.patient_id)
@@ -313,12 +326,12 @@ class FeedbackStore:
                     connection.execute(text("SET LOCAL synchronous_commit TO off"))
                 first = connection.execute(
                     _REMEMBER_JTI,
-                    {"key": key, "expires_at": datetime.fromtimestamp(expires_at, UTC), "now": now},
+                    {"key": key, "expires_at": _expiry(expires_at), "now": now},
                 ).first()
                 if time.monotonic() >= self._jti_purge_at:
                     self._jti_purge_at = time.monotonic() + _JTI_PURGE_SECONDS
                     connection.execute(delete(replay_jti).where(replay_jti.c.expires_at <= now))
-        except (SQLAlchemyError, OverflowError, ValueError, OSError) as exc:
+        except SQLAlchemyError as exc:
             self._jti_skip_until = time.monotonic() + _JTI_SKIP_SECONDS
             log.warning(
                 "replay store unavailable for %.0f s (this process's cache only): %s",
@@ -419,6 +432,21 @@ _REMEMBER_JTI = text(
     bindparam("expires_at", type_=replay_jti.c.expires_at.type),
     bindparam("now", type_=replay_jti.c.expires_at.type),
 )
+
+
+def _expiry(expires_at: float) -> datetime:
+    """A token's expiry as the store keeps it: whatever the caller put in exp, a real date."""
+    latest = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
+    if not math.isfinite(expires_at) or expires_at > latest:
+        expires_at = latest
+    return datetime.fromtimestamp(max(expires_at, 0.0), UTC)
+
+
+def _fit(value: str, column: Column) -> str:
+    """The string as the column can hold it: NUL (refused by PostgreSQL) replaced, then cut."""
+    width: int | None = getattr(column.type, "length", None)
+    cleaned = value.replace("\x00", "\ufffd")
+    return cleaned[:width] if width else cleaned
 
 
 def spool_directory(settings: Settings) -> Path:
