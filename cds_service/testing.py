@@ -315,3 +315,20 @@ def serving(server: socketserver.BaseServer) -> Iterator[int]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def empty_store(database_url: str) -> str:
+    """Drop the store's tables and its schema version from a test database (the next service
+    started on it makes a fresh schema); returns the URL."""
+    from sqlalchemy import create_engine, text
+
+    from cds_service.store.tables import metadata
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+    return database_url

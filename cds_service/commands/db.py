@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.config import Settings
 from cds_service.errors import ConfigError
-from cds_service.migrations import SCHEMA_VERSION, upgrade
+from cds_service.migrations import PRE_MIGRATIONS, SCHEMA_VERSION, upgrade
 from cds_service.store.database import describe_store_error, open_database
 
 # Schema changes may wait for a lock held by a running service: far longer than a hook may.
@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         engine.dispose()
     if before == after:
         print(f"store schema already at {after}: nothing to do")
+    elif before is None:
+        print(f"store schema created at {after}")
     else:
-        print(f"store schema upgraded from {before or 'nothing (new store)'} to {after}")
+        print(f"store schema upgraded from {_named(before)} to {after}, every row kept")
     return 0
+
+
+def _named(version: str) -> str:
+    return "the one made before migrations" if version == PRE_MIGRATIONS else version

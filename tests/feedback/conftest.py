@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from cds_service.config import Settings
 from cds_service.feedback import FeedbackStore
-from cds_service.store.tables import metadata
+from cds_service.testing import empty_store
 
 EXTERNAL = Path(__file__).parent / "external"
 SPEC_EXAMPLES = ("feedback-accepted", "feedback-overridden", "feedback-overridden-with-reason")
@@ -32,19 +31,7 @@ def _empty_postgres() -> str:
     url = os.environ.get("CDS_TEST_DATABASE_URL", "")
     if not url:
         pytest.skip(NO_POSTGRES)
-    return empty_postgres(url)
-
-
-def empty_postgres(url: str) -> str:
-    """Drop the store's tables and its schema version: each test starts from an empty store."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    finally:
-        engine.dispose()
-    return url
+    return empty_store(url)
 
 
 @pytest.fixture(

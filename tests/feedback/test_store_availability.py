@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -413,3 +414,69 @@ def test_feedback_for_a_card_never_issued_is_kept_but_left_out_of_the_rates(
     assert (service.name, service.overridden) == (PATIENT_VIEW, 1)  # the issued card's only
     assert sum(rule.overridden for rule in summary.rules) == 1
     assert {s.item.card_uuid for s in store.stored_feedback()} == {issued, "forged-card-uuid"}
+
+
+# -- a process killed with rows still on its spool ------------------------------------------------
+
+_SPOOLING_PROCESS = """
+import sys
+from datetime import UTC, datetime
+from dataclasses import replace
+from pathlib import Path
+from cds_service.config import Settings
+from cds_service.feedback import AuditRecord, FeedbackStore
+store = FeedbackStore.from_settings(Settings(database_url=sys.argv[1], spool_dir=Path(sys.argv[2])))
+for n in range(5):
+    store.record_audit(AuditRecord(datetime.now(UTC), "svc", "patient-view", f"killed-{n}",
+                                   "Patient/p", (("RULE", "1", f"card-{n}"),), "k1"))
+print(store.spooled(), flush=True)
+sys.stdin.readline()  # killed here, rows undelivered
+"""
+
+
+def test_rows_of_a_process_killed_while_the_store_was_down_are_delivered_once_by_the_next(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "shared-spool"
+    FeedbackStore.from_settings(settings).close()  # the schema exists; then the store goes away
+    with _stored_unreachable(database_url) as unreachable:
+        dying = subprocess.Popen(
+            [sys.executable, "-c", _SPOOLING_PROCESS, unreachable, str(spool)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert dying.stdout is not None and dying.stdout.readline().strip() == "5"
+        finally:
+            dying.kill()  # SIGKILL: no clean-up, no last delivery
+            dying.wait(10)
+            assert dying.stdout is not None and dying.stdin is not None
+            dying.stdout.close()
+            dying.stdin.close()
+    [orphan] = spool.glob("audit-*.jsonl")
+    # As if the dying process had delivered its first row just before the kill: twice on disk.
+    first_line = orphan.read_bytes().splitlines(keepends=True)[0]
+    with orphan.open("ab") as handle:
+        handle.write(first_line + b'{"torn": ')  # and a line cut short by the crash
+    successor = FeedbackStore.from_settings(replace(settings, spool_dir=spool))
+    try:
+        assert successor.spooled() == 6  # every whole line waiting (the torn one is not a row)
+        deadline = time.monotonic() + 30
+        while successor.spooled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        entries = successor.audit_entries()
+    finally:
+        successor.close()
+    assert sorted(e.hook_instance for e in entries) == [f"killed-{n}" for n in range(5)]
+    assert not orphan.exists()
+
+
+@contextmanager
+def _stored_unreachable(database_url: str) -> Iterator[str]:
+    """A URL for the same store that cannot be written while the block runs."""
+    if database_url.startswith("sqlite"):
+        with _sqlite_locked(Path(make_url(database_url).database or "")):
+            yield database_url
+    else:
+        yield _unreachable_postgres()
