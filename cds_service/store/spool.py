@@ -10,6 +10,7 @@ carries a unique key), so a row delivered twice after a crash is stored once.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -167,6 +168,9 @@ class AuditSpool:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="audit-spool", daemon=True)
                 self._thread.start()
+                # A process that exits cleanly (a gunicorn worker on SIGTERM) delivers its last
+                # rows; one that can't leaves them on disk for the next process.
+                atexit.register(self.close)
 
     def _run(self) -> None:
         pause = _RETRY_FIRST_SECONDS
