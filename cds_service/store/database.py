@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-from cds_service.errors import ConfigError
+from cds_service.errors import CdsError, ConfigError
 
 # Execution option marking a connection that only reads.
 READ_ONLY = "cds_read_only"
@@ -92,6 +92,8 @@ def _sqlite_on_begin(connection: Any) -> None:
 def describe_store_error(exc: BaseException) -> str:
     """A short, secret-free description of a store error: the driver's class and first line
     (never the SQL or its parameters, which SQLAlchemy's own message would carry)."""
+    if isinstance(exc, CdsError):  # already one of ours, worded for a reader
+        return exc.message[:200]
     cause = getattr(exc, "orig", None) or exc
     first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
     text = f"{cause.__class__.__name__}: {first}" if first else cause.__class__.__name__
