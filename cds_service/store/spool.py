@@ -122,6 +122,14 @@ class AuditSpool:
             self._thread.join(timeout)
         with contextlib.suppress(Exception):
             self._deliver_own()
+        with self._delivering, self._lock:
+            if self._fd is None or self._path is None:
+                return
+            if os.fstat(self._fd).st_size == 0:
+                self._path.unlink(missing_ok=True)  # all delivered: nothing to leave behind
+            # Closing releases the lock: what is left is an orphan any process may deliver.
+            os.close(self._fd)
+            self._fd, self._path, self._pending = None, None, 0
 
     # -- this process's file -------------------------------------------------------------------
 
@@ -130,7 +138,9 @@ class AuditSpool:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"{_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{_SUFFIX}"
             path = self.directory / name
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            # Read back through the same descriptor (pread), so rows stay deliverable even if
+            # the path is removed under us.
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while we live: not an orphan
             self._fd, self._path, self._delivered_bytes = fd, path, 0
         return self._fd
@@ -142,10 +152,10 @@ class AuditSpool:
 
     def _deliver_own_now(self) -> int:
         with self._lock:
-            if self._path is None:
+            if self._fd is None:
                 return 0
-            path, start = self._path, self._delivered_bytes
-        rows, end = _read_rows(path, start)
+            fd, start = self._fd, self._delivered_bytes
+        rows, end = _read_rows(fd, start)
         if not rows:
             return 0
         self._deliver(rows)
@@ -233,7 +243,7 @@ class AuditSpool:
                     continue  # adopted and deleted while we waited
                 start = 0
                 while True:
-                    rows, end = _read_rows(path, start, limit=_ORPHAN_BATCH)
+                    rows, end = _read_rows(fd, start, limit=_ORPHAN_BATCH)
                     if not rows:
                         break
                     self._deliver(rows)
@@ -243,11 +253,9 @@ class AuditSpool:
                 os.close(fd)
 
 
-def _read_rows(path: Path, start: int, limit: int | None = None) -> tuple[list[dict], int]:
+def _read_rows(fd: int, start: int, limit: int | None = None) -> tuple[list[dict], int]:
     """Whole lines from byte `start` on (a torn last line, from a crash mid-write, is left)."""
-    with path.open("rb") as handle:
-        handle.seek(start)
-        data = handle.read()
+    data = os.pread(fd, max(0, os.fstat(fd).st_size - start), start)
     rows: list[dict] = []
     end = start
     for line in data.splitlines(keepends=True):
@@ -257,5 +265,5 @@ def _read_rows(path: Path, start: int, limit: int | None = None) -> tuple[list[d
         try:
             rows.append(orjson.loads(line))
         except orjson.JSONDecodeError:
-            log.error("skipped an unreadable line in the audit spool %s", path.name)
+            log.error("skipped an unreadable line in the audit spool")
     return rows, end
