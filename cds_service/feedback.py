@@ -467,14 +467,18 @@ def _insert_new(connection: Connection, table: Table, row: Mapping[str, Any]) ->
 
 
 def _stored_audit_key(engine: Engine) -> str:
-    # Whoever inserts first wins; every process then reads the same key back.
+    # Read first: a store that has its key is ready without taking the write lock (a SQLite
+    # file another process holds locked). Else whoever inserts first wins; all read it back.
+    query = select(store_settings.c.value).where(store_settings.c.name == _AUDIT_KEY_NAME)
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        found = connection.execute(query).scalar_one_or_none()
+    if found is not None:
+        return str(found)
     with engine.begin() as connection:
         _insert_new(
             connection, store_settings, {"name": _AUDIT_KEY_NAME, "value": secrets.token_hex(32)}
         )
-        return connection.execute(
-            select(store_settings.c.value).where(store_settings.c.name == _AUDIT_KEY_NAME)
-        ).scalar_one()
+        return str(connection.execute(query).scalar_one())
 
 
 def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:
