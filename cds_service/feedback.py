@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from cds_service.config import DEFAULT_DATABASE_URL, Settings
 from cds_service.errors import BadRequest, StoreUnavailable
@@ -70,6 +70,8 @@ _FEEDBACK_NOT_STORED = (
 # After a failure the replay guard leaves the store alone this long (a hook must not wait on
 # a store that just failed); expired jtis are purged at most this often per process.
 _JTI_SKIP_SECONDS = 5.0
+# What a store refusing one row raises (an outage raises OperationalError and the like).
+_REFUSED_AS_DATA = (DataError, IntegrityError, KeyError, ValueError, TypeError)
 _JTI_PURGE_SECONDS = 60.0
 
 
@@ -187,15 +189,18 @@ class FeedbackStore:
             return problem
 
     def warm(self) -> None:
-        """Open this process's pooled connection now, not on the first audited hook, and read
-        the pages an audit insert touches (the schema, the tables' and their indexes' pages).
-        Writes nothing; does nothing while the store is not ready."""
+        """Open this process's pooled connection now, not on the first authenticated hook or
+        audit delivery, and read the pages an audit insert touches (the schema, the tables' and
+        their indexes' pages). Writes nothing; does nothing while the store is not ready."""
         if self._prepare() is not None:
             return
-        with self._reading() as connection:
-            for table in (audit, audit_card):
-                for column in (table.c.id, *(index.columns[0] for index in table.indexes)):
-                    connection.execute(select(func.max(column))).all()
+        try:
+            with self._reading() as connection:
+                for table in (audit, audit_card):
+                    for column in (table.c.id, *(index.columns[0] for index in table.indexes)):
+                        connection.execute(select(func.max(column))).all()
+        except SQLAlchemyError:
+            return  # gone since: readiness and the spool say so; warming is only for speed
         # Compiling fills SQLAlchemy's per-type caches of the dialect (before a fork: shared by
         # every worker); each process still compiles its own statement cache on first use.
         for statement in (_INSERT_AUDIT, _INSERT_AUDIT_CARD):
@@ -272,7 +277,22 @@ class FeedbackStore:
         return row
 
     def _deliver_audit(self, rows: list[dict[str, Any]]) -> None:
-        """Write spooled rows in one transaction; a row already stored (same key) is skipped."""
+        """Write spooled rows in one transaction; a row already stored (same key) is skipped.
+        A row the store refuses as data (not an outage) is set aside, so it can't hold up the
+        rows behind it, and kept for a person to look at."""
+        try:
+            self._write_audit(rows)
+        except _REFUSED_AS_DATA as exc:
+            if len(rows) > 1:
+                for row in rows:  # find the row at fault; the others go in
+                    self._deliver_audit([row])
+                return
+            where = self._spool.set_aside(rows[0])
+            log.error(
+                "an audit row the store refused is kept in %s: %s", where, describe_store_error(exc)
+            )
+
+    def _write_audit(self, rows: list[dict[str, Any]]) -> None:
         problem = self._prepare()
         if problem is not None:
             raise StoreUnavailable(problem)

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 _PREFIX = "audit-"
 _SUFFIX = ".jsonl"
+# Rows the store refused as data: kept for a person, never retried (they would block the rest).
+_REJECTED = "rejected-audit.jsonl"
 # Orphans are looked for this often (and at once when the thread starts).
 _ADOPT_EVERY_SECONDS = 5.0
 # Pause after a failed delivery, doubled up to the maximum while the store stays down.
@@ -85,6 +87,17 @@ class AuditSpool:
             self._pending += 1
         self.start()
         self._wake.set()
+
+    def set_aside(self, row: dict[str, Any]) -> Path:
+        """Keep a row the store refused in the spool's rejected file (not delivered again)."""
+        path = self.directory / _REJECTED
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, orjson.dumps(row) + b"\n")
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        return path
 
     def pending(self) -> int:
         """Rows on this machine's spool not yet in the store (this process's and orphans')."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import make_url
 
 from cds_service.config import Settings
-from cds_service.feedback import FeedbackStore
+from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.testing import serving
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
@@ -480,3 +481,30 @@ def _stored_unreachable(database_url: str) -> Iterator[str]:
             yield database_url
     else:
         yield _unreachable_postgres()
+
+
+def test_a_row_the_store_refuses_is_set_aside_and_holds_up_nothing(settings: Settings) -> None:
+    store = FeedbackStore.from_settings(settings)
+    try:
+        rows = [
+            store._audit_row(
+                AuditRecord(
+                    datetime.now(UTC), "svc", "patient-view", f"row-{n}", "Patient/p", (), "k"
+                )
+            )
+            for n in range(3)
+        ]
+        rows[1]["at"] = "not a date"  # e.g. written by another version, or damaged on disk
+        assert settings.spool_dir is not None
+        settings.spool_dir.mkdir(parents=True, exist_ok=True)
+        orphan = settings.spool_dir / "audit-999999-deadbeef.jsonl"  # its process is gone
+        orphan.write_bytes(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+        assert store.spooled() == 3
+        deadline = time.monotonic() + 30
+        while store.spooled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e.hook_instance for e in store.audit_entries()] == ["row-0", "row-2"]
+    finally:
+        store.close()
+    [kept] = (settings.spool_dir / "rejected-audit.jsonl").read_text().splitlines()
+    assert json.loads(kept)["hook_instance"] == "row-1"
