@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import make_url
@@ -31,6 +32,7 @@ PATIENT_VIEW = "her2-cns-patient-view"
 FEEDBACK_URL = f"/cds-services/{PATIENT_VIEW}/feedback"
 # A hook answers in tens of milliseconds; the old store made it wait 10-30 s for a lock.
 PROMPT_SECONDS = 1.0
+OPENAPI = yaml.safe_load((HOOKS.parent / "openapi.yaml").read_text(encoding="utf-8"))
 UNAVAILABLE = {
     "error": "store-unavailable",
     "message": "the feedback store is unavailable: nothing was stored; send the feedback again later",
@@ -345,6 +347,13 @@ def test_a_locked_sqlite_file_delays_neither_hooks_nor_feedback(
 
 
 # -- what a failed write may log -----------------------------------------------------------------
+
+
+def test_the_503_is_in_the_published_contract() -> None:
+    feedback_post = OPENAPI["paths"]["/cds-services/{service_id}/feedback"]["post"]
+    assert feedback_post["responses"]["503"]["$ref"] == "#/components/responses/StoreUnavailable"
+    error_codes = OPENAPI["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+    assert UNAVAILABLE["error"] in error_codes
 
 
 def test_a_failed_write_logs_no_sql_parameters(
