@@ -332,3 +332,37 @@ def empty_store(database_url: str) -> str:
     finally:
         engine.dispose()
     return database_url
+
+
+@contextmanager
+def sqlite_locked(path: Path) -> Iterator[None]:
+    """Another process holds the SQLite file's write lock until the block ends (a store that
+    is there but can't be written)."""
+    import subprocess
+    import sys
+
+    locker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "c.execute('COMMIT')\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("\n")
+        locker.stdin.close()
+        locker.wait(10)
+        assert locker.stdout is not None
+        locker.stdout.close()

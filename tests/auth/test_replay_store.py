@@ -20,7 +20,7 @@ from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.feedback import FeedbackStore
 from cds_service.store.tables import replay_jti
-from cds_service.testing import empty_store
+from cds_service.testing import empty_store, sqlite_locked
 
 BASE = "http://localhost"
 SERVICE_PATH = "/cds-services/her2-cns-patient-view"
@@ -146,6 +146,28 @@ def test_with_the_store_down_each_process_still_refuses_its_own_replays(
         assert client.post(SERVICE_PATH, json=HOOK_CALL, headers=headers).status_code == 401
     finally:
         app.extensions["cds"].feedback.close()
+
+
+def test_with_the_sqlite_store_locked_authenticated_hooks_are_answered_at_once(
+    kit: Any, es384_key: Any, replica: Callable[[str], Flask], tmp_path: Path, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a lock held by another process on the SQLite file (PostgreSQL: see feedback/)")
+    client = replica("a").test_client()
+    first = client.post(SERVICE_PATH, json=HOOK_CALL, headers=_headers(kit, es384_key))
+    assert first.status_code == 200
+    with sqlite_locked(tmp_path / "shared.sqlite3"):
+        seconds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = client.post(SERVICE_PATH, json=HOOK_CALL, headers=_headers(kit, es384_key))
+            seconds.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        replayed = _headers(kit, es384_key)
+        assert client.post(SERVICE_PATH, json=HOOK_CALL, headers=replayed).status_code == 200
+        assert client.post(SERVICE_PATH, json=HOOK_CALL, headers=replayed).status_code == 401
+    # The first waits at most the store timeout (0.25 s) for the lock; the next skip the store.
+    assert seconds[0] < 1.0 and max(seconds[1:]) < 0.25
 
 
 def test_seen_jtis_are_purged_after_expiry_and_may_then_be_reused(

@@ -25,7 +25,7 @@ from sqlalchemy import make_url
 
 from cds_service.config import Settings
 from cds_service.feedback import AuditRecord, FeedbackStore
-from cds_service.testing import serving
+from cds_service.testing import serving, sqlite_locked
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
 PATIENT_VIEW = "her2-cns-patient-view"
@@ -137,36 +137,6 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
-@contextmanager
-def _sqlite_locked(path: Path) -> Iterator[None]:
-    """Another process holds the SQLite file's write lock until the block ends."""
-    locker = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE')\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.readline()\n"
-            "c.execute('COMMIT')\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        yield
-    finally:
-        assert locker.stdin is not None
-        locker.stdin.write("\n")
-        locker.stdin.close()
-        locker.wait(10)
-        assert locker.stdout is not None
-        locker.stdout.close()
-
-
 # -- an outage mid-load loses nothing -----------------------------------------------------------
 
 
@@ -180,7 +150,7 @@ def outage(
         held: list[Callable[[], None]] = []
 
         def stop() -> None:
-            lock = _sqlite_locked(path)
+            lock = sqlite_locked(path)
             lock.__enter__()
             held.append(lambda: lock.__exit__(None, None, None))
 
@@ -332,7 +302,7 @@ def test_a_locked_sqlite_file_delays_neither_hooks_nor_feedback(
     store: FeedbackStore = app.extensions["cds"].feedback
     client = app.test_client()
     path = tmp_path / "cds-service.sqlite3"
-    with _sqlite_locked(path):
+    with sqlite_locked(path):
         status, seconds, body = _timed_post(
             client, f"/cds-services/{PATIENT_VIEW}", _hook("22222222-2222-4222-8222-222222222222")
         )
@@ -486,7 +456,7 @@ def test_rows_of_a_process_killed_while_the_store_was_down_are_delivered_once_by
 def _stored_unreachable(database_url: str) -> Iterator[str]:
     """A URL for the same store that cannot be written while the block runs."""
     if database_url.startswith("sqlite"):
-        with _sqlite_locked(Path(make_url(database_url).database or "")):
+        with sqlite_locked(Path(make_url(database_url).database or "")):
             yield database_url
     else:
         yield _unreachable_postgres()
