@@ -185,6 +185,7 @@ class AuditSpool:
 
     def start(self) -> None:
         """Start this process's delivery thread (once; never in a closed spool)."""
+        self._this_process()  # a forked worker starts its own, whatever its parent did
         if self._thread is not None or self._closed:
             return
         with self._lock:

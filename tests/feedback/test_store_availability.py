@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import socketserver
 import subprocess
@@ -487,3 +488,35 @@ def test_a_row_the_store_refuses_is_set_aside_and_holds_up_nothing(settings: Set
         store.close()
     [kept] = (settings.spool_dir / "rejected-audit.jsonl").read_text().splitlines()
     assert json.loads(kept)["hook_instance"] == "row-1"
+
+
+def test_a_worker_forked_after_the_master_closed_the_store_delivers_what_a_dead_one_left(
+    settings: Settings,
+) -> None:
+    store = FeedbackStore.from_settings(settings)
+    row = store._audit_row(
+        AuditRecord(datetime.now(UTC), "svc", "patient-view", "left-behind", None, (), "k")
+    )
+    assert settings.spool_dir is not None
+    settings.spool_dir.mkdir(parents=True, exist_ok=True)
+    orphan = settings.spool_dir / "audit-999998-deadbeef.jsonl"  # a worker killed earlier
+    orphan.write_bytes(json.dumps(row).encode() + b"\n")
+    store.close()  # as serve.py does in the gunicorn master, just before it forks the workers
+    pid = os.fork()
+    if pid == 0:  # the new worker: only probed for readiness, no hook yet
+        code = 1
+        try:
+            if store.check() is None:
+                deadline = time.monotonic() + 20
+                while orphan.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                code = 0 if not orphan.exists() else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    reader = FeedbackStore.from_settings(settings)
+    try:
+        assert [e.hook_instance for e in reader.audit_entries()] == ["left-behind"]
+    finally:
+        reader.close()
