@@ -61,6 +61,7 @@ class AuditSpool:
         # One delivery at a time (the thread, or flush() from a caller): a row counts once.
         self._delivering = threading.Lock()
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._fd: int | None = None
         self._path: Path | None = None
         self._delivered_bytes = 0
@@ -80,10 +81,15 @@ class AuditSpool:
         line = orjson.dumps(row) + b"\n"
         with self._lock:
             fd = self._own_file()
-            written = os.write(fd, line)
-            if written != len(line):
-                raise OSError(f"short write to the audit spool ({written} of {len(line)} bytes)")
-            os.fdatasync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, line)
+                if written != len(line):
+                    raise OSError(f"short write to the audit spool ({written} of {len(line)})")
+                os.fdatasync(fd)
+            except OSError:
+                os.ftruncate(fd, size)  # no torn line for the next row to be glued to
+                raise
             self._pending += 1
         self.start()
         self._wake.set()
@@ -130,6 +136,7 @@ class AuditSpool:
         if self._pid != os.getpid():
             return
         self._closed = True
+        self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -168,13 +175,14 @@ class AuditSpool:
             if self._fd is None:
                 return 0
             fd, start = self._fd, self._delivered_bytes
-        rows, end = _read_rows(fd, start)
-        if not rows:
+        rows, end, lines = _read_rows(fd, start)
+        if end == start:
             return 0
-        self._deliver(rows)
+        if rows:
+            self._deliver(rows)
         with self._lock:
             self._delivered_bytes = end
-            self._pending -= len(rows)
+            self._pending -= lines
             if self._fd is not None and os.fstat(self._fd).st_size == end:
                 # Everything is in the store: start the file again (appends hold this lock).
                 os.ftruncate(self._fd, 0)
@@ -200,21 +208,24 @@ class AuditSpool:
         pause = _RETRY_FIRST_SECONDS
         next_adoption = 0.0
         while not self._closed:
+            # Cleared before looking: a row appended from now on wakes the wait below.
+            self._wake.clear()
             try:
-                self._deliver_own()
+                delivered = self._deliver_own()
                 if time.monotonic() >= next_adoption:
                     self._adopt_orphans()
                     next_adoption = time.monotonic() + _ADOPT_EVERY_SECONDS
             except Exception as exc:
                 self._note_failure(exc)
-                self._wake.wait(pause)
+                # New rows do not cut the pause short: the store is not asked once per hook.
+                self._stopping.wait(pause)
                 pause = min(pause * 2, _RETRY_MAX_SECONDS)
                 continue
             self._note_recovery()
             pause = _RETRY_FIRST_SECONDS
-            if self._pending == 0:
-                self._wake.wait(_ADOPT_EVERY_SECONDS)
-                self._wake.clear()
+            if delivered == 0:
+                # Until a row is appended (or, with rows still counted, shortly: never spin).
+                self._wake.wait(_ADOPT_EVERY_SECONDS if self._pending == 0 else pause)
 
     def _note_failure(self, exc: Exception) -> None:
         if self._failing_since is None:
@@ -257,27 +268,30 @@ class AuditSpool:
                     continue  # adopted and deleted while we waited
                 start = 0
                 while True:
-                    rows, end = _read_rows(fd, start, limit=_ORPHAN_BATCH)
-                    if not rows:
+                    rows, end, _ = _read_rows(fd, start, limit=_ORPHAN_BATCH)
+                    if end == start:
                         break
-                    self._deliver(rows)
+                    if rows:
+                        self._deliver(rows)
                     start = end
                 path.unlink()
             finally:
                 os.close(fd)
 
 
-def _read_rows(fd: int, start: int, limit: int | None = None) -> tuple[list[dict], int]:
-    """Whole lines from byte `start` on (a torn last line, from a crash mid-write, is left)."""
+def _read_rows(fd: int, start: int, limit: int | None = None) -> tuple[list[dict], int, int]:
+    """(rows, end offset, whole lines read) from byte `start` on, up to `limit` lines. A torn
+    last line (a crash mid-write) is left; an unreadable whole line is skipped and logged."""
     data = os.pread(fd, max(0, os.fstat(fd).st_size - start), start)
     rows: list[dict] = []
-    end = start
+    end, lines = start, 0
     for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n") or (limit is not None and len(rows) >= limit):
+        if not line.endswith(b"\n") or (limit is not None and lines >= limit):
             break
         end += len(line)
+        lines += 1
         try:
             rows.append(orjson.loads(line))
         except orjson.JSONDecodeError:
             log.error("skipped an unreadable line in the audit spool")
-    return rows, end
+    return rows, end, lines

@@ -478,8 +478,9 @@ def test_a_row_the_store_refuses_is_set_aside_and_holds_up_nothing(settings: Set
         assert settings.spool_dir is not None
         settings.spool_dir.mkdir(parents=True, exist_ok=True)
         orphan = settings.spool_dir / "audit-999999-deadbeef.jsonl"  # its process is gone
-        orphan.write_bytes(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
-        assert store.spooled() == 3
+        damaged = b"\x00\x00 not JSON at all\n"  # a line damaged on disk: logged and skipped
+        orphan.write_bytes(damaged + b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+        assert store.spooled() == 4
         deadline = time.monotonic() + 30
         while store.spooled() and time.monotonic() < deadline:
             time.sleep(0.05)
