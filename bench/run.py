@@ -404,6 +404,9 @@ def _measure(
     _log("fetch path (bench/fetch.py) ...")
     fetched = fetch_ratio(args.fetch_rounds)
     results["fetch"] = fetched
+    results["store"] = __import__("store_throughput").compare(
+        payloads[30], workdir, args.concurrency
+    )
 
     p50 = {size: statistics.median(series[size]["service"]) for size in series}
     base50 = {size: statistics.median(series[size]["baseline"]) for size in series}

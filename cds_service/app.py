@@ -14,6 +14,7 @@ from cds_service.engine import Engine
 from cds_service.feedback import FeedbackStore
 from cds_service.web.auth import build_authenticator
 from cds_service.web.errors import register_error_handlers
+from cds_service.web.replays import SharedReplays
 from cds_service.web.routes import bp
 from cds_service.web.runtime import Runtime
 from cds_service.web.smart import smart_bp
@@ -27,11 +28,15 @@ def create_app(
     """The app; raises ConfigError at start-up on bad settings, clients file or knowledge base."""
     settings = Settings.from_env() if settings is None else settings
     app = Flask(__name__)
+    store = FeedbackStore.from_settings(settings)
+    authenticator = build_authenticator(settings)
+    # Replays are refused across workers and replicas: the seen jtis live in the store too.
+    authenticator.replays = SharedReplays(store, settings.jti_cache_size)
     app.extensions["cds"] = Runtime(
         settings=settings,
         engine=Engine.load(),
-        authenticator=build_authenticator(settings),
-        feedback=FeedbackStore.from_settings(settings),
+        authenticator=authenticator,
+        feedback=store,
         clock=clock or _default_clock(settings),
     )
     # Browser-based clients (the CDS Hooks sandbox) call every route, and must see the

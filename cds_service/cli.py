@@ -1,4 +1,4 @@
-"""Command-line interface: serve | evaluate | explain | validate-knowledge | report | replay."""
+"""Command-line interface: serve | evaluate | explain | validate-knowledge | report | replay | db."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate-knowledge": ("cds_service.commands.validate_knowledge", "check rules and value sets"),
     "report": ("cds_service.commands.report", "card acceptance and override rates"),
     "replay": ("cds_service.commands.replay", "replay hook requests against a running service"),
+    "db": ("cds_service.commands.db", "the store's schema: `db upgrade` creates or upgrades it"),
 }
 
 

@@ -81,6 +81,11 @@ class Settings:
     today: date | None = None
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
+    # Longest wait for the store (SQLite lock, PostgreSQL statement, pool checkout), in seconds:
+    # well under the hook budget, so a sick store never holds up advice.
+    store_timeout: float = 0.25
+    # Audit rows wait here (durably) until the store has them; default: beside the SQLite file.
+    spool_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,4 +118,6 @@ class Settings:
             clock_override=_flag(env.get("CDS_CLOCK_OVERRIDE"), False),
             today=today,
             log_level=env.get("CDS_LOG_LEVEL", "INFO"),
+            store_timeout=_number(env, "CDS_STORE_TIMEOUT", 0.25),
+            spool_dir=Path(env["CDS_SPOOL_DIR"]) if env.get("CDS_SPOOL_DIR") else None,
         )

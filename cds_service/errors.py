@@ -7,7 +7,8 @@
     ├── PayloadTooLarge           413 payload-too-large
     ├── PreconditionFailed        412 prefetch-unavailable  required data can't be had
     ├── FhirServerNotAllowed      412 fhir-server-not-allowed  fhirServer outside the allow-list
-    └── FhirFetchError            502 fhir-fetch-failed  translated by the FHIR client; callers decide
+    ├── FhirFetchError            502 fhir-fetch-failed  translated by the FHIR client; callers decide
+    └── StoreUnavailable          503 store-unavailable  the feedback store can't take a write now
     ConfigError                   (start-up only) bad settings, clients file or knowledge base
 
 Clients get `{"error": code, "message": ...}`; never a stack trace.
@@ -81,3 +82,10 @@ class FhirFetchError(CdsError):
 
 class ConfigError(Exception):
     """Bad configuration found at start-up; the service refuses to start."""
+
+
+class StoreUnavailable(CdsError):
+    """The store did not answer within its timeout (down, locked, unreadable or out of date)."""
+
+    status = 503
+    code = "store-unavailable"

@@ -2,33 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import json
+import logging
+import math
 import secrets
-from collections.abc import Mapping
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
     RowMapping,
     Table,
     TextClause,
     bindparam,
+    delete,
     func,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from cds_service.config import Settings
-from cds_service.errors import BadRequest
-from cds_service.store.database import READ_ONLY, open_database
+from cds_service.config import DEFAULT_DATABASE_URL, Settings
+from cds_service.errors import BadRequest, StoreUnavailable
+from cds_service.migrations import SchemaOutOfDate, prepare_schema
+from cds_service.store.database import (
+    READ_ONLY,
+    describe_store_error,
+    open_database,
+    sqlite_path,
+)
+from cds_service.store.spool import AuditSpool
 from cds_service.store.summary import UNKNOWN_RULE, ReasonCount, Summary, Tally, summarise
-from cds_service.store.tables import audit, audit_card, feedback, store_settings
+from cds_service.store.tables import audit, audit_card, feedback, replay_jti, store_settings
 from cds_service.store.validation import FeedbackItem, parse_feedback
 
 __all__ = [
@@ -43,7 +61,18 @@ __all__ = [
     "Tally",
 ]
 
+log = logging.getLogger(__name__)
+
 _AUDIT_KEY_NAME = "audit_key"
+_FEEDBACK_NOT_STORED = (
+    "the feedback store is unavailable: nothing was stored; send the feedback again later"
+)
+# After a failure the replay guard leaves the store alone this long (a hook must not wait on
+# a store that just failed); expired jtis are purged at most this often per process.
+_JTI_SKIP_SECONDS = 5.0
+# What a store refusing one row raises (an outage raises OperationalError and the like).
+_REFUSED_AS_DATA = (DataError, IntegrityError, KeyError, ValueError, TypeError)
+_JTI_PURGE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,32 +111,96 @@ class StoredFeedback:
 
 
 class FeedbackStore:
-    """Feedback and audit rows in one SQL database, shared by threads, workers and replicas."""
+    """Feedback, audit rows and seen JWT ids in one SQL database, shared by threads, workers and
+    replicas. It never holds up a hook: audit rows go through a local spool, every wait is
+    bounded, and a store that is down, locked or out of date is reported, not raised at start."""
 
-    def __init__(self, engine: Engine, audit_key: bytes) -> None:
+    def __init__(self, engine: Engine, audit_key: bytes | None, spool_dir: Path) -> None:
         self._engine = engine
+        # Configured, or read from the store once it answers.
         self._audit_key = audit_key
+        self._ready = False
+        self._problem: str | None = None
+        self._prepare_lock = threading.Lock()
+        self._spool = AuditSpool(spool_dir, self._deliver_audit)
+        # The replay guard skips a failing store until then (monotonic), and purges at intervals.
+        self._jti_skip_until = 0.0
+        self._jti_purge_at = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedbackStore:
-        engine = open_database(settings.database_url)
-        key = settings.audit_key or _stored_audit_key(engine)
+        """The store; raises ConfigError only for a database URL that can never work."""
+        engine = open_database(settings.database_url, settings.store_timeout)
+        key = settings.audit_key.encode("utf-8") if settings.audit_key else None
+        store = cls(engine, key, spool_directory(settings))
+        store._prepare()
         # No connection survives start-up: a pre-forking server (gunicorn --preload) must not
         # hand one database connection to several workers.
         engine.dispose()
-        return cls(engine, key.encode("utf-8"))
+        return store
 
     def close(self) -> None:
+        """Deliver what this process spooled (if the store answers) and drop its connections."""
+        self._spool.close()
         self._engine.dispose()
 
+    def check(self) -> str | None:
+        """None when the store answers within its timeout; else a short reason (no secrets)."""
+        self._spool.start()  # a probed process also delivers what dead ones left behind
+        problem = self._prepare()
+        if problem is not None:
+            return problem
+        try:
+            # Not marked read-only: on SQLite that takes the write lock, so a file another
+            # process holds locked is reported, not only one that can't be read.
+            with self._engine.connect() as connection:
+                connection.execute(select(store_settings.c.name).limit(1)).all()
+        except SQLAlchemyError as exc:
+            return f"store unavailable: {describe_store_error(exc)}"
+        return None
+
+    def spooled(self) -> int:
+        """Audit rows on this machine's spool that the store does not have yet."""
+        return self._spool.pending()
+
+    def _prepare(self) -> str | None:
+        """None once the schema is current and the audit key known; else why not (tried again
+        on the next call, never on the hook path)."""
+        if self._ready:
+            return None
+        with self._prepare_lock:
+            if self._ready:
+                return None
+            try:
+                prepare_schema(self._engine)
+                if self._audit_key is None:
+                    self._audit_key = _stored_audit_key(self._engine).encode("utf-8")
+            except SchemaOutOfDate as exc:
+                problem = str(exc)
+            except (SQLAlchemyError, OSError) as exc:
+                problem = f"store unavailable: {describe_store_error(exc)}"
+            else:
+                self._ready, self._problem = True, None
+                return None
+            if problem != self._problem:
+                # One line, no traceback: the service runs on and readiness reports it.
+                log.warning("the store is not ready (hooks still answer): %s", problem)
+            self._problem = problem
+            return problem
+
     def warm(self) -> None:
-        """Open this process's pooled connection now, not on the first audited hook, and read
-        the pages an audit insert touches (the schema, the tables' and their indexes' pages).
-        Writes nothing."""
-        with self._reading() as connection:
-            for table in (audit, audit_card):
-                for column in (table.c.id, *(index.columns[0] for index in table.indexes)):
-                    connection.execute(select(func.max(column))).all()
+        """Open this process's pooled connection now, not on the first authenticated hook or
+        audit delivery, and read the pages an audit insert touches (the schema, the tables' and
+        their indexes' pages). Writes nothing; does nothing while the store is not ready."""
+        if self._prepare() is not None:
+            return
+        try:
+            with self._reading() as connection:
+                for table in (audit, audit_card):
+                    for column in (table.c.id, *(index.columns[0] for index in table.indexes)):
+                        connection.execute(select(func.max(column))).all()
+        except SQLAlchemyError:
+            return  # gone since: readiness and the spool say so; warming is only for speed
         # Compiling fills SQLAlchemy's per-type caches of the dialect (before a fork: shared by
         # every worker); each process still compiles its own statement cache on first use.
         for statement in (_INSERT_AUDIT, _INSERT_AUDIT_CARD):
@@ -117,65 +210,190 @@ class FeedbackStore:
         return self._engine.connect().execution_options(**{READ_ONLY: True})
 
     def record_feedback(self, service_id: str, body: Mapping, *, received_at: datetime) -> int:
-        """Validate (raises BadRequest naming the field) and store; returns how many were new."""
+        """Validate (raises BadRequest naming the field) and store; returns how many were new.
+
+        Raises StoreUnavailable (503) when the store can't take it: nothing is stored then."""
         if not service_id:
             raise BadRequest("service id is empty")
         items = parse_feedback(body)
+        problem = self._prepare()
+        if problem is not None:
+            raise StoreUnavailable(_FEEDBACK_NOT_STORED)
         new = 0
-        with self._engine.begin() as connection:
-            for item in items:
-                new += _insert_new(
-                    connection, feedback, _feedback_row(service_id, item, received_at)
-                )
+        try:
+            with self._engine.begin() as connection:
+                for item in items:
+                    new += _insert_new(
+                        connection, feedback, _feedback_row(service_id, item, received_at)
+                    )
+        except DataError as exc:
+            # Validation lets through only what every backend stores; this is a last guard.
+            raise BadRequest("feedback: a value could not be stored as sent") from exc
+        except SQLAlchemyError as exc:
+            log.warning("feedback not stored: %s", describe_store_error(exc))
+            raise StoreUnavailable(_FEEDBACK_NOT_STORED) from exc
         return new
 
     def record_audit(self, record: AuditRecord) -> None:
-        """Store the row before returning (synchronously, in one transaction): none is lost."""
+        """Spool the row durably on local disk (the store gets it from a background thread);
+        if the spool can't take it, write it to the store at once."""
+        row = self._audit_row(record)
+        try:
+            self._spool.append(row)
+        except OSError as exc:
+            log.error("the audit spool can't be written (%s): writing to the store", exc.strerror)
+            self._deliver_audit([row])
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Deliver this process's spooled audit rows now; True when the store has them all."""
+        return self._spool.flush(timeout)
+
+    def _audit_row(self, record: AuditRecord) -> dict[str, Any]:
+        # Strings the caller chose are made to fit their columns here: a row the store would
+        # refuse must never reach the spool, where it would hold up every row behind it.
+        row: dict[str, Any] = {
+            "entry_key": uuid.uuid4().hex,
+            "at": record.at.isoformat(),
+            "service_id": _fit(record.service_id, audit.c.service_id),
+            "hook": _fit(record.hook, audit.c.hook),
+            "hook_instance": _fit(record.hook_instance, audit.c.hook_instance),
+            "knowledge_version": _fit(record.knowledge_version, audit.c.knowledge_version),
+            "timings_ms": dict(record.timings_ms),
+            "cards": [
+                [
+                    _fit(rule, audit_card.c.rule_id),
+                    _fit(version, audit_card.c.rule_version),
+                    _fit(uuid_, audit_card.c.card_uuid),
+                ]
+                for rule, version, uuid_ in record.cards
+            ],
+        }
+        if self._audit_key is not None or not record.patient_id:
+            row["patient_hash"] = self.patient_hash(record.patient_id)
+        else:
+            # The store has never answered and CDS_AUDIT_KEY is unset: the id is hashed when
+            # the row is delivered (the spool file is the service's own, mode 0600).
+            row["patient_id"] = record.patient_id
+        return row
+
+    def _deliver_audit(self, rows: list[dict[str, Any]]) -> None:
+        """Write spooled rows in one transaction; a row already stored (same key) is skipped.
+        A row the store refuses as data (not an outage) is set aside, so it can't hold up the
+        rows behind it, and kept for a person to look at."""
+        try:
+            self._write_audit(rows)
+        except _REFUSED_AS_DATA as exc:
+            if len(rows) > 1:
+                for row in rows:  # find the row at fault; the others go in
+                    self._deliver_audit([row])
+                return
+            where = self._spool.set_aside(rows[0])
+            log.error(
+                "an audit row the store refused is kept in %s: %s", where, describe_store_error(exc)
+            )
+
+    def _write_audit(self, rows: list[dict[str, Any]]) -> None:
+        problem = self._prepare()
+        if problem is not None:
+            raise StoreUnavailable(problem)
+        cards: list[dict[str, Any]] = []
         with self._engine.begin() as connection:
-            audit_id = connection.execute(
-                _INSERT_AUDIT,
-                {
-                    "at": record.at,
-                    "service_id": record.service_id,
-                    "hook": record.hook,
-                    "hook_instance": record.hook_instance,
-                    "patient_hash": self.patient_hash(record.patient_id),
-                    "knowledge_version": record.knowledge_version,
-                    "timings_ms": dict(record.timings_ms),
-                },
-            ).scalar_one()
-            if record.cards:
-                connection.execute(
-                    _INSERT_AUDIT_CARD,
-                    [
-                        {
-                            "audit_id": audit_id,
-                            "rule_id": rule,
-                            "rule_version": version,
-                            "card_uuid": uuid,
-                        }
-                        for rule, version, uuid in record.cards
-                    ],
+            for row in rows:
+                patient_hash = (
+                    self.patient_hash(row["patient_id"])
+                    if "patient_id" in row
+                    else row.get("patient_hash")
                 )
+                audit_id = connection.execute(
+                    _INSERT_AUDIT,
+                    {
+                        "at": datetime.fromisoformat(row["at"]),
+                        "service_id": row["service_id"],
+                        "hook": row["hook"],
+                        "hook_instance": row["hook_instance"],
+                        "patient_hash": patient_hash,
+                        "knowledge_version": row["knowledge_version"],
+                        "timings_ms": row["timings_ms"],
+                        "entry_key": row["entry_key"],
+                    },
+                ).scalar_one_or_none()
+                if audit_id is None:
+                    continue  # delivered before (a crash between commit and the spool's note)
+                cards.extend(
+                    {
+                        "audit_id": audit_id,
+                        "rule_id": rule,
+                        "rule_version": version,
+                        "card_uuid": uuid,
+                    }
+                    for rule, version, uuid in row["cards"]
+                )
+            if cards:
+                connection.execute(_INSERT_AUDIT_CARD, cards)
+
+    def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool | None:
+        """Record a token's first use for every worker and replica: True if first, False if a
+        replay, None if the store can't say now (not ready, or failed within 5 s)."""
+        if not self._ready or time.monotonic() < self._jti_skip_until:
+            return None
+        key = hashlib.sha256(json.dumps([iss, jti]).encode("utf-8")).hexdigest()
+        now = datetime.now(UTC)
+        try:
+            with self._engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # A seen jti lost in a database crash only reopens a replay window that
+                    # closes at the token's expiry; not waiting for the WAL flush keeps hooks fast.
+                    connection.execute(text("SET LOCAL synchronous_commit TO off"))
+                first = connection.execute(
+                    _REMEMBER_JTI,
+                    {"key": key, "expires_at": _expiry(expires_at), "now": now},
+                ).first()
+                if time.monotonic() >= self._jti_purge_at:
+                    self._jti_purge_at = time.monotonic() + _JTI_PURGE_SECONDS
+                    connection.execute(delete(replay_jti).where(replay_jti.c.expires_at <= now))
+        except SQLAlchemyError as exc:
+            self._jti_skip_until = time.monotonic() + _JTI_SKIP_SECONDS
+            log.warning(
+                "replay store unavailable for %.0f s (this process's cache only): %s",
+                _JTI_SKIP_SECONDS,
+                describe_store_error(exc),
+            )
+            return None
+        return first is not None
 
     def patient_hash(self, patient_id: str | None) -> str | None:
         """The keyed hash kept instead of a patient id (lets an auditor find a patient's calls)."""
         if not patient_id:
             return None
+        if self._audit_key is None:
+            raise StoreUnavailable("the audit key is unknown until the store answers")
         return hmac.new(self._audit_key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def summary(self, since: datetime | None = None, until: datetime | None = None) -> Summary:
         """Per rule and per service; since inclusive, until exclusive (aware datetimes)."""
-        with self._reading() as connection:
+        with self._reading_after_flush() as connection:
             return summarise(connection, since, until)
 
+    @contextlib.contextmanager
+    def _reading_after_flush(self) -> Iterator[Connection]:
+        """A read that sees this process's own audit rows; StoreUnavailable if it can't be had."""
+        problem = self._prepare()
+        if problem is not None:
+            raise StoreUnavailable(problem)
+        self._spool.flush()
+        try:
+            with self._reading() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store unavailable: {describe_store_error(exc)}") from exc
+
     def stored_feedback(self) -> list[StoredFeedback]:
-        with self._reading() as connection:
+        with self._reading_after_flush() as connection:
             rows = connection.execute(select(feedback).order_by(feedback.c.id)).mappings().all()
         return [_stored_feedback(row) for row in rows]
 
     def audit_entries(self) -> list[AuditEntry]:
-        with self._reading() as connection:
+        with self._reading_after_flush() as connection:
             calls = connection.execute(select(audit).order_by(audit.c.id)).mappings().all()
             cards = (
                 connection.execute(select(audit_card).order_by(audit_card.c.id)).mappings().all()
@@ -200,7 +418,9 @@ class FeedbackStore:
         ]
 
 
-def _insert_statement(table: Table, returning: str | None = None) -> TextClause:
+def _insert_statement(
+    table: Table, returning: str | None = None, on_conflict: str | None = None
+) -> TextClause:
     """INSERT of every column but the generated key, typed by the table's own columns.
 
     Built once, as text: SQLAlchemy compiles a Core insert() on its first use in each process
@@ -211,13 +431,51 @@ def _insert_statement(table: Table, returning: str | None = None) -> TextClause:
         f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
         f"VALUES ({', '.join(':' + c.name for c in columns)})"
     )
+    if on_conflict is not None:
+        sql += f" ON CONFLICT ({on_conflict}) DO NOTHING"
     if returning is not None:
         sql += f" RETURNING {table.c[returning].name}"
     return text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
 
 
-_INSERT_AUDIT = _insert_statement(audit, returning="id")
+_INSERT_AUDIT = _insert_statement(audit, returning="id", on_conflict="entry_key")
 _INSERT_AUDIT_CARD = _insert_statement(audit_card)
+
+
+# A jti is new unless it is stored and not yet expired (an expired one is taken over).
+_REMEMBER_JTI = text(
+    "INSERT INTO replay_jti (key, expires_at) VALUES (:key, :expires_at) "
+    "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE replay_jti.expires_at <= :now RETURNING key"
+).bindparams(
+    bindparam("key", type_=replay_jti.c.key.type),
+    bindparam("expires_at", type_=replay_jti.c.expires_at.type),
+    bindparam("now", type_=replay_jti.c.expires_at.type),
+)
+
+
+def _expiry(expires_at: float) -> datetime:
+    """A token's expiry as the store keeps it: whatever the caller put in exp, a real date."""
+    latest = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
+    if not math.isfinite(expires_at) or expires_at > latest:
+        expires_at = latest
+    return datetime.fromtimestamp(max(expires_at, 0.0), UTC)
+
+
+def _fit(value: str, column: Column) -> str:
+    """The string as the column can hold it: NUL (refused by PostgreSQL) replaced, then cut."""
+    width: int | None = getattr(column.type, "length", None)
+    cleaned = value.replace("\x00", "\ufffd")
+    return cleaned[:width] if width else cleaned
+
+
+def spool_directory(settings: Settings) -> Path:
+    """CDS_SPOOL_DIR, else audit-spool beside the SQLite file (the default one for PostgreSQL)."""
+    if settings.spool_dir is not None:
+        return settings.spool_dir
+    database = sqlite_path(settings.database_url) or sqlite_path(DEFAULT_DATABASE_URL)
+    assert database is not None  # the default URL names a SQLite file
+    return database.parent / "audit-spool"
 
 
 def _insert_new(connection: Connection, table: Table, row: Mapping[str, Any]) -> int:
@@ -229,14 +487,18 @@ def _insert_new(connection: Connection, table: Table, row: Mapping[str, Any]) ->
 
 
 def _stored_audit_key(engine: Engine) -> str:
-    # Whoever inserts first wins; every process then reads the same key back.
+    # Read first: a store that has its key is ready without taking the write lock (a SQLite
+    # file another process holds locked). Else whoever inserts first wins; all read it back.
+    query = select(store_settings.c.value).where(store_settings.c.name == _AUDIT_KEY_NAME)
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        found = connection.execute(query).scalar_one_or_none()
+    if found is not None:
+        return str(found)
     with engine.begin() as connection:
         _insert_new(
             connection, store_settings, {"name": _AUDIT_KEY_NAME, "value": secrets.token_hex(32)}
         )
-        return connection.execute(
-            select(store_settings.c.value).where(store_settings.c.name == _AUDIT_KEY_NAME)
-        ).scalar_one()
+        return str(connection.execute(query).scalar_one())
 
 
 def _feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:

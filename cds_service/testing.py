@@ -336,3 +336,54 @@ def serving(server: socketserver.BaseServer) -> Iterator[int]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+def empty_store(database_url: str) -> str:
+    """Drop the store's tables and its schema version from a test database (the next service
+    started on it makes a fresh schema); returns the URL."""
+    from sqlalchemy import create_engine, text
+
+    from cds_service.store.tables import metadata
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+    return database_url
+
+
+@contextmanager
+def sqlite_locked(path: Path) -> Iterator[None]:
+    """Another process holds the SQLite file's write lock until the block ends (a store that
+    is there but can't be written)."""
+    import subprocess
+    import sys
+
+    locker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "c.execute('COMMIT')\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        assert locker.stdin is not None
+        locker.stdin.write("\n")
+        locker.stdin.close()
+        locker.wait(10)
+        assert locker.stdout is not None
+        locker.stdout.close()

@@ -20,7 +20,9 @@ TODAY = date(2026, 11, 23)
 
 def _build_app(directory: Path, **overrides: object) -> Flask:
     settings = Settings(
-        auth_enabled=False, database_url=f"sqlite:///{directory / 'cds-service.sqlite3'}"
+        auth_enabled=False,
+        database_url=f"sqlite:///{directory / 'cds-service.sqlite3'}",
+        spool_dir=directory / "audit-spool",
     )
     return create_app(dataclasses.replace(settings, **overrides), clock=lambda: TODAY)
 

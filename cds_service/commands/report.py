@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from cds_service.config import Settings
-from cds_service.errors import ConfigError
+from cds_service.errors import ConfigError, StoreUnavailable
 from cds_service.feedback import FeedbackStore, Summary, Tally
 
 RATE_DEFINITION = "accepted / (accepted + overridden)"
+UNMATCHED = "feedback for cards this service never issued (per the audit), left out of the rates"
 _COLUMNS = ("shown", "accepted", "overridden", "acceptance")
 
 
@@ -34,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         summary = store.summary(_start(args.since), _start(args.until, days_after=1))
+    except StoreUnavailable as exc:
+        print(f"report: {exc.message}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     if args.json:
@@ -63,6 +67,7 @@ def as_json(summary: Summary, since: date | None, until: date | None) -> dict[st
             {"rule_id": t.name, "rule_version": t.version, **_counts_json(t)} for t in summary.rules
         ],
         "services": [{"service_id": t.name, **_counts_json(t)} for t in summary.services],
+        "unmatched_feedback": summary.unmatched,
     }
 
 
@@ -94,6 +99,8 @@ def as_text(summary: Summary, since: date | None, until: date | None) -> str:
         "",
         "Per service",
         *_table(("service",), [((t.name,), t) for t in summary.services]),
+        "",
+        f"Unmatched: {summary.unmatched} ({UNMATCHED})",
     ]
     return "\n".join(lines)
 

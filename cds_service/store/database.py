@@ -1,64 +1,84 @@
-"""Open the store's database (SQLite file or PostgreSQL) ready for concurrent writers."""
+"""Open the store's database (SQLite file or PostgreSQL) with bounded waits and quiet errors."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-from cds_service.errors import ConfigError
-from cds_service.store.tables import metadata
+from cds_service.errors import CdsError, ConfigError
 
-# How long a SQLite writer waits for another's lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a connection that only reads.
 READ_ONLY = "cds_read_only"
-# Arbitrary constant naming the advisory lock that serialises schema creation on PostgreSQL.
-_PG_SCHEMA_LOCK = 7_430_211_907
 
 
-def open_database(url_text: str) -> Engine:
-    """An engine for the URL with the schema created (safe when several processes start at once)."""
+def open_database(url_text: str, timeout: float) -> Engine:
+    """An engine for the URL (nothing connects yet); every wait is bounded by `timeout` seconds.
+
+    Raises ConfigError only for a URL that can never work; a store that is down, locked or
+    unreadable is found on use, and the caller decides what that means."""
     try:
         url = make_url(url_text)
     except Exception as exc:  # SQLAlchemy raises ArgumentError and friends
         raise ConfigError("CDS_DATABASE_URL is not a database URL") from exc
+    # A failed write must not log its parameters: they hold clinicians' comments.
+    common: dict[str, Any] = {"hide_parameters": True, "pool_timeout": timeout}
     if url.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url)
-    elif url.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True)
-    else:
-        raise ConfigError(
-            f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql"
-        )
-    _create_schema(engine)
-    return engine
+        return _sqlite_engine(url, timeout, common)
+    if url.get_backend_name() == "postgresql":
+        milliseconds = max(1, round(timeout * 1000))
+        connect_args = {
+            # libpq counts whole seconds and treats less than 2 as 2.
+            "connect_timeout": max(2, math.ceil(timeout)),
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+        }
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **common)
+    raise ConfigError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def sqlite_path(url_text: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases or an unreadable URL)."""
+    try:
+        url = make_url(url_text)
+    except Exception:
+        return None
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    return Path(url.database).expanduser()
+
+
+def _sqlite_engine(url: URL, timeout: float, common: dict[str, Any]) -> Engine:
     if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
         raise ConfigError("the store needs a SQLite file, not an in-memory database")
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    busy_ms = max(1, round(timeout * 1000))
+    # The driver's own lock wait, which applies before our busy_timeout pragma has run.
+    engine = create_engine(url, connect_args={"timeout": timeout}, **common)
+
+    def before_connect(*_args: Any) -> None:
+        # The directory is made here, not at start-up: an unwritable one is then a store that is
+        # unavailable (readiness says so), not a service that refuses to start.
+        Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We emit BEGIN ourselves (below), so the driver must not.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            # WAL lets readers run beside the one writer; it is a property of the file and sticks.
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    event.listen(engine, "do_connect", before_connect)
+    event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # We emit BEGIN ourselves (below), so the driver must not.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        # WAL lets readers run beside the one writer; it is a property of the file and sticks.
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
 
 
 def _sqlite_on_begin(connection: Any) -> None:
@@ -69,9 +89,12 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
-def _create_schema(engine: Engine) -> None:
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            # Two replicas starting together would otherwise race on CREATE TABLE.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-        metadata.create_all(connection)
+def describe_store_error(exc: BaseException) -> str:
+    """A short, secret-free description of a store error: the driver's class and first line
+    (never the SQL or its parameters, which SQLAlchemy's own message would carry)."""
+    if isinstance(exc, CdsError):  # already one of ours, worded for a reader
+        return exc.message[:200]
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    text = f"{cause.__class__.__name__}: {first}" if first else cause.__class__.__name__
+    return text[:200]

@@ -12,8 +12,9 @@ from sqlalchemy.sql import ColumnElement
 
 from cds_service.store.tables import audit, audit_card, feedback
 
-# Rule named for feedback whose card uuid we never audited (another replica's lost audit, a
-# card from before auditing began, or a client's mistake); counted, never dropped.
+# Marks feedback whose card uuid the audit never recorded (a card from before auditing began,
+# another service's, or a client's mistake or forgery): stored, counted apart as unmatched, and
+# left out of every rate, so that no one can move a rule's override rate with made-up cards.
 UNKNOWN_RULE = "unknown"
 
 
@@ -58,6 +59,8 @@ class Summary:
     until: datetime | None
     rules: tuple[Tally, ...] = field(default=())
     services: tuple[Tally, ...] = field(default=())
+    # Feedback in the period for cards the audit never recorded.
+    unmatched: int = 0
 
 
 @dataclass
@@ -96,20 +99,21 @@ def summarise(connection: Connection, since: datetime | None, until: datetime | 
     for rule_id, version, service_id, shown in _shown(connection, since, until):
         by_rule[(rule_id, version)].shown += shown
         by_service[service_id].shown += shown
+    unmatched = 0
     for rule_id, version, service_id, outcome, system, code, display, count in _outcomes(
         connection, since, until
     ):
+        if rule_id == UNKNOWN_RULE:
+            unmatched += count
+            continue
         by_rule[(rule_id, version)].add_outcome(outcome, system, code, display, count)
         by_service[service_id].add_outcome(outcome, system, code, display, count)
-    rules = sorted(by_rule.items(), key=lambda kv: (kv[0][0] == UNKNOWN_RULE, kv[0]))
     return Summary(
         since,
         until,
-        tuple(
-            counts.tally(rule_id, None if rule_id == UNKNOWN_RULE else version)
-            for (rule_id, version), counts in rules
-        ),
+        tuple(counts.tally(*key) for key, counts in sorted(by_rule.items())),
         tuple(counts.tally(service_id, None) for service_id, counts in sorted(by_service.items())),
+        unmatched,
     )
 
 

@@ -1,4 +1,4 @@
-"""Tables of the feedback and audit store (SQLAlchemy Core; created at start-up, no migrations)."""
+"""Tables of the store as the code reads them (SQLAlchemy Core); cds_service/migrations makes them."""
 
 from __future__ import annotations
 
@@ -85,8 +85,12 @@ audit = Table(
     Column("patient_hash", String(64)),
     Column("knowledge_version", String(200), nullable=False),
     Column("timings_ms", JSON, nullable=False),
+    # Chosen when the row is spooled: a row delivered twice (after a crash) is stored once.
+    # Rows from before the spool have none.
+    Column("entry_key", String(32)),
     Index("ix_audit_at", "at"),
     Index("ix_audit_hook_instance", "hook_instance"),
+    Index("uq_audit_entry_key", "entry_key", unique=True),
 )
 
 # One row per card returned, so feedback (which names only the card uuid) can be tied to a rule.
@@ -100,4 +104,14 @@ audit_card = Table(
     Column("card_uuid", String(200), nullable=False),
     Index("ix_audit_card_card_uuid", "card_uuid"),
     Index("ix_audit_card_audit_id", "audit_id"),
+)
+
+# The JWT replay guard shared by every worker and replica: one row per (iss, jti) until the
+# token's expiry (+ leeway). The key is the SHA-256 of the pair, so any iss or jti fits.
+replay_jti = Table(
+    "replay_jti",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_replay_jti_expires_at", "expires_at"),
 )

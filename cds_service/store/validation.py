@@ -62,7 +62,7 @@ def parse_rfc3339(value: str) -> datetime | None:
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
         return datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}").astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         return None
 
 
@@ -87,6 +87,10 @@ def parse_feedback(body: object) -> list[FeedbackItem]:
     errors = sorted(_validator().iter_errors(body), key=_error_order)
     if errors:
         raise BadRequest("; ".join(_describe(error) for error in errors[:_MAX_ERRORS]))
+    nul = _first_nul(cast(Mapping[str, Any], body)["feedback"], ["feedback"])
+    if nul is not None:
+        # PostgreSQL text can't hold NUL, and no clinician typed one: refused on every backend.
+        raise BadRequest(f"{_path(nul)}: contains a NUL character")
     return [_item(entry) for entry in cast(Mapping[str, Any], body)["feedback"]]
 
 
@@ -104,6 +108,23 @@ def _item(entry: Mapping[str, Any]) -> FeedbackItem:
         reason_display=coding.get("display"),
         user_comment=reason.get("userComment"),
     )
+
+
+def _first_nul(value: object, path: list[object]) -> list[object] | None:
+    """The path of the first string (or object key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _first_nul(key, [*path, key]) or _first_nul(item, [*path, key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_nul(item, [*path, index])
+            if found is not None:
+                return found
+    return None
 
 
 def _error_order(error: ValidationError) -> tuple:

@@ -190,7 +190,7 @@ class Authenticator:
         self._issuers = {
             iss: _issuer(client, jwks_cooldown_seconds) for iss, client in (clients or {}).items()
         }
-        self._seen = JtiCache(settings.jti_cache_size, now)
+        self.replays = JtiCache(settings.jti_cache_size, now)
 
     def authenticate(self, authorization: str | None, request_url: str) -> Caller:
         """Verify `Authorization: Bearer <JWT>` for the URL called; raises Unauthorized."""
@@ -239,7 +239,7 @@ class Authenticator:
             raise Unauthorized("jti must be a non-empty string")
         # Last, so only fully verified tokens take a place in the replay cache. A token stays
         # acceptable until exp + leeway, so its jti must be remembered that long.
-        self._seen.remember(issuer.client.iss, jti, float(claims["exp"]) + self._leeway)
+        self.replays.remember(issuer.client.iss, jti, float(claims["exp"]) + self._leeway)
         return Caller(
             iss=issuer.client.iss,
             tenant=tenant if isinstance(tenant, str) else None,

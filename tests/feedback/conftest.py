@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from cds_service.config import Settings
 from cds_service.feedback import FeedbackStore
-from cds_service.store.tables import metadata
+from cds_service.testing import empty_store
 
 EXTERNAL = Path(__file__).parent / "external"
 SPEC_EXAMPLES = ("feedback-accepted", "feedback-overridden", "feedback-overridden-with-reason")
@@ -32,12 +31,7 @@ def _empty_postgres() -> str:
     url = os.environ.get("CDS_TEST_DATABASE_URL", "")
     if not url:
         pytest.skip(NO_POSTGRES)
-    engine = create_engine(url)
-    try:
-        metadata.drop_all(engine)  # each test starts from an empty store
-    finally:
-        engine.dispose()
-    return url
+    return empty_store(url)
 
 
 @pytest.fixture(
@@ -54,8 +48,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, auth_enabled=False)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # The spool is per store: a PostgreSQL test's must not be the default var/ one.
+    return Settings(database_url=database_url, auth_enabled=False, spool_dir=tmp_path / "spool")
 
 
 @pytest.fixture

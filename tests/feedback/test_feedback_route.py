@@ -126,6 +126,8 @@ def test_an_answered_hook_call_leaves_one_audit_row_without_the_patient_id(
     }
     response = web.post(f"/cds-services/{SERVICE}", json=request)
     assert response.status_code == 200
+    # The row reaches the store from the service's spool, in the background: wait for it.
+    assert web.application.extensions["cds"].feedback.flush()
     [entry] = stored.audit_entries()
     assert (entry.service_id, entry.hook, entry.hook_instance) == (
         SERVICE,

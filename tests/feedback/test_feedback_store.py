@@ -149,7 +149,7 @@ def test_the_same_feedback_for_another_service_is_kept_for_each(
 
 
 def test_feedback_for_a_card_we_never_showed_is_still_stored(store: FeedbackStore) -> None:
-    # No audit row names this card; the report will count it under rule "unknown".
+    # No audit row names this card: stored, and the report counts it apart as unmatched.
     assert store.record_feedback("svc", _outcome(), received_at=RECEIVED) == 1
     assert store.audit_entries() == []
     assert _stored(store)[0][1] == "8d3e4c2b-5f7a-4b1c-9e2d-1a2b3c4d5e6f"
