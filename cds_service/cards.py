@@ -90,7 +90,7 @@ def reflow(markdown: str) -> str:
 
 
 def _template_values(
-    finding: Finding, state: PatientState, options: CardOptions | None
+    finding: Finding, state: PatientState, options: CardOptions | None = None
 ) -> dict[str, Any]:
     facts = {
         name: {"text": s.text, "value": s.value, **s.data} for name, s in finding.facts.items()
@@ -255,7 +255,8 @@ def render_card(
     )
     values = _template_values(finding, state, options)
     card_id = card_uuid(hook_instance, rule.id, finding.order.reference if finding.order else None)
-    evidence = [_render(item, values) for item in variant.evidence]
+    # An evidence line can be conditional on the options offered: an empty one is left out.
+    evidence = [line for item in variant.evidence if (line := _render(item, values))]
     card: dict[str, Any] = {
         "uuid": card_id,
         "summary": _summary(_render(variant.summary, values)),

@@ -115,17 +115,19 @@ def _end_text(regimen: Regimen) -> str:
     return when(regimen.end) if regimen.end is not None else "end not recorded"
 
 
+def _dates(regimen: Regimen) -> str:
+    if regimen.active:
+        return f"since {when(regimen.start)}"
+    return f"{when(regimen.start)} to {_end_text(regimen)}"
+
+
 def regimen_text(regimen: Regimen) -> str:
     """ "lapatinib + capecitabine (2024-01-10 to 2024-09-02), stopped for toxicity: grade 3 diarrhoea"."""
     current = regimen.current_agents
-    if regimen.active:
-        dates = f"since {when(regimen.start)}"
-    else:
-        dates = f"{when(regimen.start)} to {_end_text(regimen)}"
-    text = f"{regimen_name(current)} ({dates})"
-    completed = sorted({c.agent for c in regimen.courses if c.agent not in current})
+    text = f"{regimen_name(current)} ({_dates(regimen)})"
+    completed = [c for c in regimen.courses if c.agent not in current]
     if completed:
-        text += f"; {regimen_name(completed)} completed"
+        text += "; " + ", ".join(f"{agent_name(c.agent)} completed {when(c.end)}" for c in completed)
     if not regimen.active:
         stop = course_stop(regimen.courses)
         if stop:
@@ -382,11 +384,14 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
     evidence = list(regimen.evidence)
     if _progressed(regimen):
         event = regimen.progression
+        lines = [f"Earlier course: {regimen_name(regimen.agents)} ({_dates(regimen)})"]
         if event is not None:
-            lines.append(f"progression {when(event.when)} ({event.description})")
+            relation = ", on or after it" if regimen.progression_relation == "on or after" else ""
+            lines.append(f"progression {when(event.when)}{relation} ({event.description})")
             evidence += event.evidence
             data["progression_date"] = when(event.when)
         else:
+            lines.append("stopped for progression")
             data["progression_date"] = when(regimen.end)
         later = _later_regimen(state, regimen, "lapatinib")
         if later is not None:
@@ -629,8 +634,9 @@ def on_antibody_drug_conjugate(ctx: FactContext) -> Stated:
 
 @fact("tucatinib_interaction")
 def tucatinib_interaction(ctx: FactContext) -> Stated:
-    """Drugs of the TUKYSA label's interaction classes taken or co-ordered: the most serious
-    class's indicator ("warning", "info") or "none"."""
+    """Drugs of the TUKYSA label's interaction classes taken or co-ordered: "warning", "info", "none".
+
+    The value is the indicator of the most serious class found (tucatinib-interactions.toml)."""
     state = ctx.state
     if not _therapy_known(state):
         return Stated(UNKNOWN)

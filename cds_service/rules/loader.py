@@ -236,7 +236,9 @@ def _check_citations(rule: Rule, table: dict[str, str]) -> None:
     for text in texts:
         for number in cited_recommendations(text):
             if number not in table:
-                raise ConfigError(f"rule {rule.id}: cites ASCO 2022 rec. {number}, not in the table")
+                raise ConfigError(
+                    f"rule {rule.id}: cites ASCO 2022 rec. {number}, not in the table"
+                )
 
 
 def _card_policy(rule_ids: list[str]) -> tuple[CardPolicy, dict[str, tuple[str, ...]]]:

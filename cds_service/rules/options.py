@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cds_service.rules.facts import regimen_text, when
-from cds_service.rules.model import Knowledge, Orderable, OptionsSpec, RegimenOption
-from cds_service.rules.wording import agent_name, course_stop, regimen_name
+from cds_service.rules.model import Knowledge, OptionsSpec, Orderable, RegimenOption
+from cds_service.rules.wording import course_stop, regimen_name
 from cds_service.state.model import UNKNOWN, DraftOrder, PatientState, Regimen
 from cds_service.state.terminology import INTERACTING_AGENTS
 
@@ -22,8 +22,8 @@ from cds_service.state.terminology import INTERACTING_AGENTS
 class Option:
     regimen: RegimenOption
     creates: tuple[Orderable, ...]  # orders the suggestion creates
-    keeps: tuple[str, ...]  # agents of the option already active or drafted, by display name
-    stops: tuple[str, ...]  # running anticancer agents the option does not include
+    keeps: str  # agents of the option already active or drafted ("trastuzumab"), or ""
+    stops: str  # running anticancer agents the option does not include, or ""
     given: str  # "given ... ; why it stopped is not recorded", or ""
 
     @property
@@ -34,9 +34,9 @@ class Option:
         """The option as one bullet of the card's text."""
         parts = [f"{self.label} ({self.regimen.note})" if self.regimen.note else self.label]
         if self.keeps:
-            parts.append(f"keep {' and '.join(self.keeps)}")
+            parts.append(f"keep {self.keeps}")
         if self.stops:
-            parts.append(f"stop {' and '.join(self.stops)}")
+            parts.append(f"stop {self.stops}")
         if self.given:
             parts.append(self.given)
         return "; ".join(parts)
@@ -71,7 +71,7 @@ class CardOptions:
         else:
             label = f"Start {option.label}"
         if option.keeps:
-            label += f" (keep {' and '.join(option.keeps)})"
+            label += f" (keep {option.keeps})"
         return label
 
 
@@ -144,8 +144,8 @@ def card_options(
         present = active | kept_drafts
         orderables = tuple(knowledge.orderables[o] for o in option.orderables)
         creates = tuple(o for o in orderables if o.agent not in present)
-        keeps = tuple(agent_name(a) for a in sorted(option.agents & present))
-        stops = tuple(agent_name(a) for a in sorted(active - option.agents))
+        keeps = regimen_name(option.agents & present)
+        stops = regimen_name(active - option.agents)
         offered.append(Option(option, creates, keeps, stops, _given(option, state)))
         claimed.add(regimen_id)
     return CardOptions(

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cds_service.state.model import UNKNOWN, AGENT_ORDER, DrugCourse, Unknown
+from cds_service.state.model import AGENT_ORDER, UNKNOWN, DrugCourse, Unknown
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "card-policy.toml"
 

@@ -84,7 +84,7 @@ def test_a_concurrent_antibody_drug_conjugate_is_named():
     [card] = cards_of(
         RULE, treated_twice(srs_order("Left frontal lobe"), regimens=(tdxd,)), "order-select"
     )
-    assert "Concurrent antibody-drug conjugate (t-dxd)" in card["detail"]
+    assert "Concurrent antibody-drug conjugate (trastuzumab deruxtecan)" in card["detail"]
     [plain] = cards_of(RULE, treated_twice(srs_order("Left frontal lobe")), "order-select")
     assert "antibody-drug conjugate" not in plain["detail"]
 
