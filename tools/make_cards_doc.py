@@ -5,9 +5,7 @@ Each request goes through the real HTTP pipeline (auth off, clock pinned to the 
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,10 +13,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cds_service.app import create_app  # noqa: E402
 from cds_service.cards import rule_id_of  # noqa: E402
-from cds_service.config import Settings  # noqa: E402
-from cds_service.testing import post_hook  # noqa: E402
+from cds_service.testing import answer_requests  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 DOC = ROOT / "docs" / "cards.md"
@@ -69,21 +65,12 @@ def card_markdown(card: dict[str, Any]) -> list[str]:
 
 
 def render() -> str:
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            auth_enabled=False,
-            clock_override=True,
-            database_url=f"sqlite:///{Path(folder) / 'cards-doc.sqlite3'}",
-        )
-        client = create_app(settings, clock=lambda: TODAY).test_client()
-        out = [HEADER.format(today=TODAY.isoformat())]
-        for path in sorted((ROOT / "hooks").glob("*.json")):
-            request = json.loads(path.read_text(encoding="utf-8"))
-            cards = post_hook(client, request).cards
-            count = f"{len(cards)} {'card' if len(cards) == 1 else 'cards'}"
-            out += [f"## {path.stem}", "", f"`{request['hook']}`, {count}", ""]
-            for card in cards:
-                out += card_markdown(card)
+    out = [HEADER.format(today=TODAY.isoformat())]
+    for path, request, cards in answer_requests(sorted((ROOT / "hooks").glob("*.json")), TODAY):
+        count = f"{len(cards)} {'card' if len(cards) == 1 else 'cards'}"
+        out += [f"## {path.stem}", "", f"`{request['hook']}`, {count}", ""]
+        for card in cards:
+            out += card_markdown(card)
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -658,15 +658,14 @@ def tucatinib_interaction(ctx: FactContext) -> Stated:
     text = "Interacting: " + "; ".join(f"{d.display} ({seen[d.id]})" for d in found)
     classes = []
     for cls in dict.fromkeys(d.cls for d in found):
-        members = [d.display for d in found if d.cls == cls]
+        members = [d for d in found if d.cls == cls]
         classes.append(
             {
-                "drugs": " and ".join(members),
+                "drugs": " and ".join(d.display for d in members),
                 "name": cls.name,
                 "effect": cls.effect,
                 "advice": cls.advice,
-                "alternative": cls.alternative,
-                "plural": len(members) > 1,
+                "alternative": next((d.alternative for d in members if d.alternative), ""),
             }
         )
     return Stated(value, text, tuple(refs), {"names": names, "classes": classes})

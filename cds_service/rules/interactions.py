@@ -17,7 +17,6 @@ class InteractionClass:
     indicator: str  # "warning" | "info"
     effect: str
     advice: str
-    alternative: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class InteractingDrug:
     cls: InteractionClass
     source: str
     rxnorm: str | None
+    alternative: str = ""  # said on the card when this drug is found
 
 
 @cache
@@ -36,7 +36,12 @@ def interacting_drugs() -> dict[str, InteractingDrug]:
     classes = {key: InteractionClass(key, **value) for key, value in data["classes"].items()}
     return {
         d["id"]: InteractingDrug(
-            d["id"], d.get("display", d["id"]), classes[d["class"]], d["source"], d.get("rxnorm")
+            d["id"],
+            d.get("display", d["id"]),
+            classes[d["class"]],
+            d["source"],
+            d.get("rxnorm"),
+            d.get("alternative", ""),
         )
         for d in data["drugs"]
     }
