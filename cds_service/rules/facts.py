@@ -384,7 +384,8 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
     evidence = list(regimen.evidence)
     if _progressed(regimen):
         event = regimen.progression
-        lines = [f"Earlier course: {regimen_name(regimen.agents)} ({_dates(regimen)})"]
+        name = regimen_name(regimen.agents)
+        lines = [f"{name[:1].upper()}{name[1:]} {_dates(regimen)}"]
         if event is not None:
             relation = ", on or after it" if regimen.progression_relation == "on or after" else ""
             lines.append(f"progression {when(event.when)}{relation} ({event.description})")
