@@ -127,7 +127,9 @@ def regimen_text(regimen: Regimen) -> str:
     text = f"{regimen_name(current)} ({_dates(regimen)})"
     completed = [c for c in regimen.courses if c.agent not in current]
     if completed:
-        text += "; " + ", ".join(f"{agent_name(c.agent)} completed {when(c.end)}" for c in completed)
+        text += "; " + ", ".join(
+            f"{agent_name(c.agent)} completed {when(c.end)}" for c in completed
+        )
     if not regimen.active:
         stop = course_stop(regimen.courses)
         if stop:
@@ -273,7 +275,8 @@ def intracranial_progression(ctx: FactContext) -> Stated:
     if event is None:
         return Stated(False)
     on = progression_on(state, event)
-    text = f"Brain progression {when(event.when)} ({event.description})" + (f", {on}" if on else "")
+    text = f"Brain progression {when(event.when)}" + (f" {on}" if on else "")
+    text += f": {event.description}"
     data = {"date": when(event.when), "on": on}
     return Stated(True, text, event.evidence, data)
 
@@ -388,7 +391,7 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
         lines = [f"{name[:1].upper()}{name[1:]} {_dates(regimen)}"]
         if event is not None:
             relation = ", on or after it" if regimen.progression_relation == "on or after" else ""
-            lines.append(f"progression {when(event.when)}{relation} ({event.description})")
+            lines.append(f"progression {when(event.when)}{relation}: {event.description}")
             evidence += event.evidence
             data["progression_date"] = when(event.when)
         else:
@@ -575,8 +578,8 @@ def progression_after_last_srs(ctx: FactContext) -> Stated:
     event = _latest(_progressions_after(state, last.end or last.start))  # type: ignore[arg-type]
     if event is None:
         return Stated(False)
-    text = f"Intracranial progression {when(event.when)} ({event.description})"
-    text += f" after the last SRS ({when(last.start)})"
+    text = f"Brain progression {when(event.when)} after the last SRS ({when(last.start)}): "
+    text += event.description
     data = {"date": when(event.when), "last_srs": when(last.start)}
     return Stated(True, text, event.evidence + last.evidence, data)
 
@@ -623,7 +626,7 @@ def progression_since_site_srs(ctx: FactContext) -> Stated:
     event = _latest(_progressions_after(ctx.state, course.start))
     if event is None:
         return Stated(False)
-    text = f"Intracranial progression {when(event.when)} ({event.description})"
+    text = f"Brain progression {when(event.when)}: {event.description}"
     return Stated(True, text, event.evidence, {"date": when(event.when)})
 
 

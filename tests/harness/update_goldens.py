@@ -24,8 +24,10 @@ def main(argv: list[str]) -> int:
     for path, _, cards in answer_requests(sorted((ROOT / "hooks").glob("*.json")), TODAY):
         target = GOLDEN / path.name
         old = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
-        if old and not compare_golden(cards, old) and all(
-            "summary" in c for c in old.get("cards", [])
+        if (
+            old
+            and not compare_golden(cards, old)
+            and all("summary" in c for c in old.get("cards", []))
         ):
             continue
         differing.append(path.name)

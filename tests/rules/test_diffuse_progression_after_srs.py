@@ -48,8 +48,7 @@ def test_diffuse_disease_with_good_performance_status_puts_cns_active_therapy_fi
     detail = card["detail"]
     for seen in (
         "SRS: 2 courses: 2024-06-05",
-        "Intracranial progression 2026-08-20",
-        "after the last SRS (2025-02-03)",
+        "Brain progression 2026-08-20 after the last SRS (2025-02-03): brain MRI: new lesions",
         "New brain lesions on the latest report: 6",
         "Performance status: ECOG 1 (2026-11-10)",
     ):

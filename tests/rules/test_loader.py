@@ -39,7 +39,12 @@ RULE = "rules/lapatinib-rechallenge.toml"
             "unknown regimen 't-dxx'",
         ),
         # A citation must name a recommendation in the ASCO 2022 table.
-        (RULE, "rec. 7.1 and 9.1", "rec. 7.1 and 9.9", "cites ASCO 2022 rec. 9.9, not in the table"),
+        (
+            RULE,
+            "rec. 7.1 and 9.1",
+            "rec. 7.1 and 9.9",
+            "cites ASCO 2022 rec. 9.9, not in the table",
+        ),
         (RULE, 'indicator = "critical"', 'indicator = "urgent"', "indicator"),
         (RULE, 'id = "LAPATINIB-RECHALLENGE"', 'id = "lapatinib rechallenge"', "id"),
         (

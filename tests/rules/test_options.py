@@ -26,24 +26,30 @@ def progressed_on_hp(*earlier, orders=(), running=False):
 
 
 def test_t_dxd_stopped_for_interstitial_lung_disease_is_never_offered():
-    tdxd = regimen("t-dxd", "2024-01-10", "2024-06-01", "toxicity", detail="interstitial lung disease")
+    tdxd = regimen(
+        "t-dxd", "2024-01-10", "2024-06-01", "toxicity", detail="interstitial lung disease"
+    )
     [card] = cards_of(CNS, progressed_on_hp(tdxd))
     assert created_codes(card) == [["194000", "224905", "2361285"]]
-    assert "Not offered: trastuzumab deruxtecan (stopped for toxicity: interstitial lung disease)." in (
-        card["detail"]
+    assert (
+        "Not offered: trastuzumab deruxtecan (stopped for toxicity: interstitial lung disease)."
+        in (card["detail"])
     )
     assert offered_in_text(card) == ["tucatinib + trastuzumab + capecitabine"]
 
 
 def test_text_never_lists_an_option_the_buttons_leave_out():
     event = progression("2026-09-01")
-    tuc = regimen("tucatinib+trastuzumab+capecitabine", "2025-03-01", "2026-09-10", "progression", event)
+    tuc = regimen(
+        "tucatinib+trastuzumab+capecitabine", "2025-03-01", "2026-09-10", "progression", event
+    )
     [card] = cards_of(CNS, patient(regimens=(tuc,), progressions=(event,)))
     assert [s["label"] for s in card["suggestions"]] == ["Start trastuzumab deruxtecan"]
     assert "- trastuzumab deruxtecan (DESTINY-Breast12)" in card["detail"]
     assert "- tucatinib" not in card["detail"]
-    assert "Not offered: tucatinib + trastuzumab + capecitabine (progressed on it, 2026-09-01)" in (
-        card["detail"]
+    assert (
+        "Not offered: tucatinib + trastuzumab + capecitabine (progressed on it, 2026-09-01)"
+        in (card["detail"])
     )
 
 

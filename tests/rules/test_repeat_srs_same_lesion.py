@@ -41,7 +41,7 @@ def test_repeat_srs_to_a_treated_site_after_progression_is_a_conditional_warning
     detail = card["detail"]
     assert "Order being placed: Stereotactic radiosurgery to Left frontal lobe" in detail
     assert "Earlier SRS to Left frontal lobe on 2024-06-05, about 29 months ago" in detail
-    assert "Intracranial progression 2026-08-20" in detail
+    assert "Brain progression 2026-08-20: brain MRI: new lesions" in detail
     assert detail.index("2024-06-05") < detail.index("If this order re-treats the same lesion")
     assert "68.6%" in detail and "Narloch JL, Neuro-Oncology 2017" in detail
     assert (

@@ -15,7 +15,9 @@ def after_neratinib(*orders, later=()):
 
 
 def test_lapatinib_after_neratinib_progression_is_a_warning_with_t_dxd_first():
-    [card] = cards_of(RULE, after_neratinib(draft("lapatinib", "MedicationRequest/lap")), "order-select")
+    [card] = cards_of(
+        RULE, after_neratinib(draft("lapatinib", "MedicationRequest/lap")), "order-select"
+    )
     assert card["indicator"] == "warning"
     assert card["summary"] == (
         "Lapatinib right after progression on neratinib + capecitabine (2026-09-01)"

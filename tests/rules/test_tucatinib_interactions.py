@@ -8,9 +8,9 @@ import pytest
 
 from cds_service.state.model import UNKNOWN, DrugCourse
 from cds_service.state.terminology import agents_of
-from tools import make_interaction_valuesets
 from tests.rules.builders import d, draft, patient, progression, regimen
 from tests.rules.rendering import cards_of
+from tools import make_interaction_valuesets
 
 RULE = "TUCATINIB-INTERACTIONS"
 
@@ -61,6 +61,8 @@ def test_every_inducer_of_the_label_classes_is_avoided(inducer: str) -> None:
     assert card["indicator"] == "warning"
     assert "strong CYP3A or moderate CYP2C8 inducer" in card["detail"]
     assert "t-dxd" not in card["summary"] and "st-johns-wort" not in card["summary"]
+    # The antiepileptic alternative is said for antiepileptics only.
+    assert ("levetiracetam" in card["detail"]) == (inducer == "phenobarbital")
 
 
 def test_gemfibrozil_gets_the_cyp2c8_advice_with_the_label_dose():

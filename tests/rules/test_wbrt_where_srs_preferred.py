@@ -9,10 +9,15 @@ from tests.rules.builders import draft, patient, performance, procedure_order
 from tests.rules.rendering import cards_of, created_codes
 
 RULE = "WBRT-WHERE-SRS-PREFERRED"
-WBRT = procedure_order("wbrt", "ServiceRequest/wbrt", "Whole brain radiotherapy 30 Gy in 10 fractions")
+WBRT = procedure_order(
+    "wbrt", "ServiceRequest/wbrt", "Whole brain radiotherapy 30 Gy in 10 fractions"
+)
 
 
-def ordering_wbrt(lesions, ps=performance("ECOG", 1), *extra_orders, lmd=False):
+ECOG_1 = performance("ECOG", 1)
+
+
+def ordering_wbrt(lesions, ps=ECOG_1, *extra_orders, lmd=False):
     state = patient(orders=(WBRT, *extra_orders), lmd=lmd)
     return replace(state, brain_lesion_count=Fact(lesions), performance_status=ps)
 
@@ -51,7 +56,9 @@ def test_one_lesion_is_said_in_the_singular():
 def test_memantine_already_drafted_is_not_suggested_again():
     memantine = replace(draft("memantine", "MedicationRequest/mem"), agents=frozenset())
     [card] = cards_of(RULE, ordering_wbrt(2, performance("ECOG", 1), memantine), "order-select")
-    assert [s["label"] for s in card["suggestions"]] == ["Replace whole-brain radiotherapy with SRS"]
+    assert [s["label"] for s in card["suggestions"]] == [
+        "Replace whole-brain radiotherapy with SRS"
+    ]
 
 
 def test_eight_lesions_is_where_wbrt_belongs_no_card():
