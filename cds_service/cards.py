@@ -221,7 +221,8 @@ def _links(
     links = [{"label": label, "url": url, "type": "absolute"} for label, url in rule_links]
     if timeline_url:
         # The history the card rests on, at a glance: the SMART app the EHR launches in context.
-        links.append({"label": "CNS history timeline", "url": timeline_url, "type": "smart"})
+        # It comes first, so the first patient-view card of a response carries it.
+        links.insert(0, {"label": "CNS history timeline", "url": timeline_url, "type": "smart"})
     fresh = [link for link in links if link["url"] not in shown][: limits()["links"]]
     shown.update(link["url"] for link in fresh)
     return fresh
