@@ -312,13 +312,18 @@ def render(
 
     The cards of one request are rendered together: no option twice, no link twice, and no drug
     orders with poor performance status."""
-    order = {"critical": 0, "warning": 1, "info": 2}
+    urgency = {"critical": 0, "warning": 1, "info": 2}
     policy = knowledge.policy
     create = policy is None or not poor_performance_status(policy, state)
+    # Equally urgent cards in the policy's order: the one that speaks first claims its options.
+    rank = {r: i for i, r in enumerate(policy.patient_view_order)} if policy else {}
     claimed: set[str] = set()
     shown_links: set[str] = set()
     cards = []
-    for finding in sorted(findings, key=lambda f: order[f.variant.indicator]):
+    ordered = sorted(
+        findings, key=lambda f: (urgency[f.variant.indicator], rank.get(f.rule.id, len(rank)))
+    )
+    for finding in ordered:
         try:
             cards.append(
                 render_card(
