@@ -237,7 +237,12 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
         if by is None:
             kept.append(finding)
         else:
-            _suppress(traces, finding, f"suppressed by {by}")
+            why = (
+                knowledge.policy.precedence_why.get((by, finding.rule.id))
+                if knowledge.policy
+                else None
+            )
+            _suppress(traces, finding, f"suppressed by {by}" + (f": {why}" if why else ""))
     if knowledge.policy is not None:
         kept = _cohere(knowledge.policy, kept, traces, state, hook)
     return Evaluation(tuple(kept), tuple(traces))

@@ -69,7 +69,9 @@ def test_it_speaks_instead_of_the_cns_active_drug_card():
         t.reason
         for t in evaluation.traces
         if t.rule_id == "CNS-ACTIVE-THERAPY" and t.outcome == "suppressed"
-    ] == ["suppressed by LOCAL-THERAPY-FIRST"]
+    ] == [
+        "suppressed by LOCAL-THERAPY-FIRST: newly diagnosed, untreated brain metastases: local therapy first"
+    ]
     # One trace per rule: never "fired" and "suppressed" side by side.
     assert [t.outcome for t in evaluation.traces if t.rule_id == "CNS-ACTIVE-THERAPY"] == [
         "suppressed"
