@@ -111,7 +111,9 @@ def test_new_regimen_without_cns_activity_is_a_warning_at_order_select():
     # The earlier regimen has ended, so trastuzumab + pertuzumab would be a new regimen.
     [card], _ = cns_cards(state, hook="order-select")
     assert card["indicator"] == "warning"
-    assert "no agent of proven CNS activity" in card["summary"]
+    assert card["summary"] == (
+        "Brain progression 2026-10-05: trastuzumab + pertuzumab lacks proven CNS activity"
+    )
     assert suggested_codes(card) == [["194000", "224905", "2361285"], ["2267582"]]
     # "Instead" means instead: each suggestion removes the draft it replaces.
     for suggestion in card["suggestions"]:

@@ -52,8 +52,7 @@ def test_tucatinib_triplet_after_lapatinib_progression_is_information_only():
     [card] = cards_of(RULE, state, "order-sign")
     assert card["indicator"] == "info"
     assert card["summary"] == (
-        "Tucatinib after progression on lapatinib + capecitabine (2026-07-01): "
-        "limited evidence for this sequence"
+        "Tucatinib after progression on lapatinib + capecitabine (2026-07-01): evidence limited"
     )
     assert "a TKI after a TKI, capecitabine again" in card["detail"]
     assert offered_in_text(card) == ["trastuzumab deruxtecan"]
