@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cds_service.cards import rule_id_of  # noqa: E402
+from cds_service.engine import Engine  # noqa: E402
+from cds_service.fhir.record import parse_record  # noqa: E402
 from cds_service.testing import answer_requests  # noqa: E402
 
 TODAY = date(2026, 11, 23)
@@ -64,13 +66,52 @@ def card_markdown(card: dict[str, Any]) -> list[str]:
     return lines
 
 
+def variants_shown(requests: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(rule, variant) of every finding the requests give, from the engine itself."""
+    engine = Engine.load()
+    shown = set()
+    for request in requests:
+        entries = []
+        for value in (request.get("prefetch") or {}).values():
+            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+                entries += [("prefetch", e["resource"]) for e in value.get("entry", [])]
+            elif isinstance(value, dict) and "resourceType" in value:
+                entries.append(("prefetch", value))
+        answer = engine.answer(
+            service_id="doc",
+            hook=request["hook"],
+            hook_instance="doc",
+            context=request["context"],
+            record=parse_record(entries, ()),
+            today=TODAY,
+        )
+        shown |= {(f.rule.id, f.variant.id) for f in answer.findings}
+    return shown
+
+
 def render() -> str:
     out = [HEADER.format(today=TODAY.isoformat())]
+    requests = []
     for path, request, cards in answer_requests(sorted((ROOT / "hooks").glob("*.json")), TODAY):
+        requests.append(request)
         count = f"{len(cards)} {'card' if len(cards) == 1 else 'cards'}"
         out += [f"## {path.stem}", "", f"`{request['hook']}`, {count}", ""]
         for card in cards:
             out += card_markdown(card)
+    shown = variants_shown(requests)
+    missing = [
+        f"- `{rule.id}` / `{variant.id}` ({variant.indicator})"
+        for rule in Engine.load().knowledge.rules
+        for variant in rule.variants
+        if (rule.id, variant.id) not in shown
+    ]
+    out += ["## Variants no request shows yet", ""]
+    out += missing or ["None: every variant of every rule is shown above."]
+    out += [
+        "",
+        "Tested with constructed patient states in `tests/rules/` instead; most wait for the state",
+        "work that reads new brain lesions apart from treated ones and severe mass effect.",
+    ]
     return "\n".join(out).rstrip() + "\n"
 
 

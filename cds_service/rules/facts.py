@@ -390,8 +390,10 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
         name = regimen_name(regimen.agents)
         lines = [f"{name[:1].upper()}{name[1:]} {_dates(regimen)}"]
         if event is not None:
-            relation = ", on or after it" if regimen.progression_relation == "on or after" else ""
-            lines.append(f"progression {when(event.when)}{relation}: {event.description}")
+            # What the record said is in the evidence (explain); the line stays short.
+            where = "brain progression" if event.site == "intracranial" else "progression"
+            relation = "on or after" if regimen.progression_relation == "on or after" else "on"
+            lines.append(f"{where} {relation} it {when(event.when)}")
             evidence += event.evidence
             data["progression_date"] = when(event.when)
         else:
@@ -399,7 +401,7 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
             data["progression_date"] = when(regimen.end)
         later = _later_regimen(state, regimen, "lapatinib")
         if later is not None:
-            lines.append(f"then {regimen_text(later)}")
+            lines.append(f"then {regimen_name(later.agents)}")
             data["later_regimen"] = regimen_name(later.agents)
             return Stated("progressed-then-other-regimen", "; ".join(lines), tuple(evidence), data)
         return Stated("progressed", "; ".join(lines), tuple(evidence), data)

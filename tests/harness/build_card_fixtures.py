@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.state.build_fixtures import (
+    ICD,
     RX,
     STABLE,
     WORSENED,
@@ -39,6 +40,10 @@ DRUGS = {
     "lapatinib": (
         {"system": RX, "code": "672149", "display": "lapatinib 250 MG Oral Tablet"},
         "lapatinib 250 MG Oral Tablet",
+    ),
+    "tucatinib": (
+        {"system": RX, "code": "2361290", "display": "tucatinib 150 MG Oral Tablet"},
+        "tucatinib 150 MG Oral Tablet",
     ),
     "neratinib": (
         {"system": RX, "code": "1940643", "display": "neratinib"},
@@ -78,7 +83,7 @@ def medication(
     return p.add("MedicationStatement", f"med-{agent}", body)
 
 
-def _progressing_on_hp(pid: str, birth: str, other: str, since: str) -> dict:
+def _progressing_on_hp(pid: str, birth: str, other: str, since: str) -> Patient:
     """Treated brain metastases progressing 2026-10-15 on trastuzumab + pertuzumab; `other` taken."""
     p, primary = _her2_patient(pid, birth)
     mets = _treated_brain(p, primary)
@@ -203,6 +208,66 @@ def build() -> dict[Path, dict]:
     p.ecog("2026-11-10", 3)
     out["10-ecog-3-after-repeated-srs"] = p.bundle(
         "Card fixture: two SRS courses, progression 2026-06-10 after the last, ECOG 3, last brain MRI 2026-06-10."
+    )
+    p, primary = _her2_patient("card-11", "1967-03-08")
+    mets = _treated_brain(p, primary)
+    p.condition(
+        "leptomeningeal",
+        cc(
+            {
+                "system": ICD,
+                "code": "C79.32",
+                "display": "Secondary malignant neoplasm of cerebral meninges",
+            },
+            text="Leptomeningeal metastases",
+        ),
+        "2026-10-28",
+        "mcode-secondary-cancer-condition",
+    )
+    p.brain_mri(
+        "2026-10-28", "Diffuse leptomeningeal enhancement. Treated lesions stable. No mass effect."
+    )
+    for agent in ("trastuzumab", "pertuzumab"):
+        medication(p, agent, "2022-05-02", None)
+    del mets
+    out["11-leptomeningeal-disease"] = p.bundle(
+        "Card fixture: leptomeningeal disease (C79.32) 2026-10-28 after treated brain metastases."
+    )
+
+    p, primary = _her2_patient("card-12", "1960-07-22")
+    mets = _treated_brain(p, primary)
+    for agent in ("lapatinib", "capecitabine"):
+        medication(p, agent, "2025-04-01", "2025-12-10", "Intracranial progression")
+    p.brain_mri("2025-12-05", "Two new enhancing lesions. No mass effect.")
+    p.disease_status(
+        "2025-12-05", mets, WORSENED, "Intracranial progression on lapatinib + capecitabine"
+    )
+    medication(p, "t-dxd", "2026-01-05", "2026-10-01", "Interstitial lung disease (toxicity)")
+    p.brain_mri("2026-10-20", "Treated lesions stable. No mass effect.")
+    p.disease_status("2026-10-20", mets, STABLE, "Intracranial disease stable")
+    p.ecog("2026-10-20", 1)
+    out["12-lapatinib-then-t-dxd"] = p.bundle(
+        "Card fixture: progression on lapatinib + capecitabine 2025-12, then T-DXd to 2026-10 (stopped for interstitial lung disease)."
+    )
+
+    p, primary = _her2_patient("card-13", "1963-05-15")
+    mets = _treated_brain(p, primary)
+    for agent in ("tucatinib", "trastuzumab", "capecitabine"):
+        medication(p, agent, "2024-09-01", "2025-08-10", "Intracranial progression")
+    p.disease_status(
+        "2025-08-01",
+        mets,
+        WORSENED,
+        "Intracranial progression on tucatinib + trastuzumab + capecitabine",
+    )
+    medication(p, "t-dxd", "2025-08-20", "2026-10-05", "Intracranial progression")
+    p.brain_mri("2026-10-01", "Three new enhancing lesions. No mass effect.")
+    p.disease_status(
+        "2026-10-01", mets, WORSENED, "Intracranial progression on trastuzumab deruxtecan"
+    )
+    p.ecog("2026-10-01", 1)
+    out["13-progressed-on-tucatinib-and-t-dxd"] = p.bundle(
+        "Card fixture: progression on the tucatinib triplet (2025-08), then on T-DXd (2026-10-01)."
     )
     return {ROOT / f"{key}.json": bundle for key, bundle in out.items()}
 

@@ -41,7 +41,7 @@ def test_an_unrecorded_end_is_said_as_on_or_after():
     )
     rechallenge = replace(state, draft_orders=(draft("lapatinib"),))
     [critical] = cards_of("LAPATINIB-RECHALLENGE", rechallenge, "order-select")
-    assert "progression 2026-08-20, on or after it:" in critical["detail"]
+    assert "brain progression on or after it 2026-08-20" in critical["detail"]
 
 
 def test_an_estimated_end_is_marked_as_estimated_with_its_basis():
