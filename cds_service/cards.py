@@ -10,11 +10,12 @@ from typing import Any
 
 from jinja2 import Template, TemplateError
 
-from cds_service.rules.evaluator import Finding
-from cds_service.rules.facts import progressed_on_agents
+from cds_service.rules.evaluator import Finding, poor_performance_status
 from cds_service.rules.loader import TEMPLATES
 from cds_service.rules.model import Knowledge, Orderable, SuggestionSpec
-from cds_service.state.model import PatientState
+from cds_service.rules.options import CardOptions, card_options
+from cds_service.rules.wording import limits
+from cds_service.state.model import DraftOrder, PatientState
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ def reflow(markdown: str) -> str:
     return "\n\n".join(blocks)
 
 
-def _template_values(finding: Finding, state: PatientState) -> dict[str, Any]:
+def _template_values(
+    finding: Finding, state: PatientState, options: CardOptions | None = None
+) -> dict[str, Any]:
     facts = {
         name: {"text": s.text, "value": s.value, **s.data} for name, s in finding.facts.items()
     }
@@ -98,6 +101,13 @@ def _template_values(finding: Finding, state: PatientState) -> dict[str, Any]:
         "params": finding.rule.parameters,
         "order": {"display": order.display, "reference": order.reference} if order else {},
         "today": state.today.isoformat(),
+        "options": {
+            "list": options.text() if options else "",
+            "names": " or ".join(options.labels()) if options else "",
+            "any": bool(options and options.offered),
+            "create": bool(options and options.create),
+            "replaced": options.replaced if options else "",
+        },
     }
 
 
@@ -109,13 +119,12 @@ def _summary(text: str) -> str:
 
 
 def _detail(finding: Finding, advice: str, evidence: list[str]) -> str:
-    lines = ["**What we saw**", ""]
-    lines += [f"- {stated.text}" for stated in finding.shown_facts]
-    lines += ["", advice]
+    """What we saw (at most 5 lines), one advice paragraph, at most 2 evidence lines; no footer
+    (the card's `source` names the guideline)."""
+    saw = [f"- {stated.text}" for stated in finding.shown_facts][: limits()["saw_lines"]]
+    lines = ["**What we saw**", "", *saw, "", advice]
     if evidence:
-        lines += ["", "**Evidence**", ""] + [f"- {item}" for item in evidence]
-    citation = finding.rule.citation
-    lines += ["", f"_Source: {citation.source}; {citation.section}._"]
+        lines += ["", *(f"_Evidence:_ {item}" for item in evidence)]
     return "\n".join(lines)
 
 
@@ -138,52 +147,85 @@ def draft_resource(orderable: Orderable, patient_id: str | None) -> dict[str, An
     return resource
 
 
-def _suggestion(
-    spec: SuggestionSpec,
-    finding: Finding,
-    knowledge: Knowledge,
-    state: PatientState,
-    values: dict[str, Any],
-    card_id: str,
-    patient_id: str | None,
-) -> dict[str, Any] | None:
-    actions: list[dict[str, Any]] = []
-    order = finding.order
-    if spec.regimen:
-        regimen = knowledge.regimens[spec.regimen]
-        if spec.omit_if_progressed_on and progressed_on_agents(state, regimen.defining_agents):
-            return None  # never suggest what the patient already progressed on
-        orderables = [knowledge.orderables[o] for o in regimen.orderables]
-    elif spec.orderable:
-        orderables = [knowledge.orderables[spec.orderable]]
-    else:
-        orderables = []
-    if spec.delete_draft and order is not None:
-        actions.append(
-            {
-                "type": "delete",
-                "description": f"Remove the draft order for {order.display}",
-                "resourceId": order.reference,
-            }
-        )
-    for orderable in orderables:
-        actions.append(
-            {
-                "type": "create",
-                "description": f"Draft order for {orderable.display}",
-                "resource": draft_resource(orderable, patient_id),
-            }
-        )
-    label = _render(spec.label, values)
+def _delete(order: DraftOrder) -> dict[str, Any]:
+    return {
+        "type": "delete",
+        "description": f"Remove the draft order for {order.display}",
+        "resourceId": order.reference,
+    }
+
+
+def _create(orderable: Orderable, patient_id: str | None) -> dict[str, Any]:
+    return {
+        "type": "create",
+        "description": f"Draft order for {orderable.display}",
+        "resource": draft_resource(orderable, patient_id),
+    }
+
+
+def _suggestion(label: str, actions: list[dict[str, Any]], card_id: str) -> dict[str, Any]:
     suggestion: dict[str, Any] = {
         "label": label,
         "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"{card_id}|{label}")),
     }
-    if spec.is_recommended:
-        suggestion["isRecommended"] = True
     if actions:
         suggestion["actions"] = actions
     return suggestion
+
+
+def _option_suggestions(
+    options: CardOptions, card_id: str, patient_id: str | None
+) -> list[dict[str, Any]]:
+    """One suggestion per option offered: a replace deletes every draft of the replaced regimen."""
+    deletes = [_delete(o) for o in options.deletes]
+    if not options.create:
+        # Poor performance status: no drug orders; removing the draft is still one click.
+        if deletes:
+            return [_suggestion(f"Remove the {options.replaced} draft", deletes, card_id)]
+        return []
+    return [
+        _suggestion(
+            options.suggestion_label(option),
+            deletes + [_create(o, patient_id) for o in option.creates],
+            card_id,
+        )
+        for option in options.offered
+    ]
+
+
+def _spec_suggestion(
+    spec: SuggestionSpec,
+    finding: Finding,
+    knowledge: Knowledge,
+    values: dict[str, Any],
+    card_id: str,
+    patient_id: str | None,
+) -> dict[str, Any] | None:
+    if spec.unless and finding.facts[spec.unless].value is True:
+        return None
+    actions: list[dict[str, Any]] = []
+    if spec.delete_draft and finding.order is not None:
+        actions.append(_delete(finding.order))
+    if spec.orderable:
+        actions.append(_create(knowledge.orderables[spec.orderable], patient_id))
+    suggestion = _suggestion(_render(spec.label, values), actions, card_id)
+    if spec.is_recommended:
+        suggestion["isRecommended"] = True
+    return suggestion
+
+
+def _links(
+    rule_links: tuple[tuple[str, str], ...], timeline_url: str | None, shown: set[str]
+) -> list[dict[str, Any]]:
+    """At most `links` links per card, each link once per response."""
+    links = [{"label": label, "url": url, "type": "absolute"} for label, url in rule_links]
+    if timeline_url:
+        # The history the card rests on, at a glance: the SMART app the EHR launches in context.
+        # It comes first, so the first patient-view card of a response carries it.
+        links.insert(0, {"label": "CNS history timeline", "url": timeline_url, "type": "smart"})
+    fresh = [link for link in links if link["url"] not in shown][: limits()["links"]]
+    shown.update(link["url"] for link in fresh)
+    return fresh
 
 
 def render_card(
@@ -193,11 +235,29 @@ def render_card(
     hook_instance: str,
     patient_id: str | None,
     timeline_url: str | None = None,
+    *,
+    claimed: set[str] | None = None,
+    create: bool = True,
+    shown_links: set[str] | None = None,
 ) -> dict[str, Any]:
+    """One card. `claimed`: regimens an earlier card of the request offers (never offered twice);
+    `create`: False with poor performance status (options in words, no orders)."""
     rule, variant = finding.rule, finding.variant
-    values = _template_values(finding, state)
+    options = (
+        card_options(
+            variant.options,
+            knowledge,
+            state,
+            claimed=set() if claimed is None else claimed,
+            create=create,
+        )
+        if variant.options
+        else None
+    )
+    values = _template_values(finding, state, options)
     card_id = card_uuid(hook_instance, rule.id, finding.order.reference if finding.order else None)
-    evidence = [_render(item, values) for item in variant.evidence]
+    # An evidence line can be conditional on the options offered: an empty one is left out.
+    evidence = [line for item in variant.evidence if (line := _render(item, values))]
     card: dict[str, Any] = {
         "uuid": card_id,
         "summary": _summary(_render(variant.summary, values)),
@@ -213,10 +273,11 @@ def render_card(
             },
         },
     }
-    suggestions = [
+    suggestions = _option_suggestions(options, card_id, patient_id) if options else []
+    suggestions += [
         s
         for spec in variant.suggestions
-        if (s := _suggestion(spec, finding, knowledge, state, values, card_id, patient_id))
+        if (s := _spec_suggestion(spec, finding, knowledge, values, card_id, patient_id))
     ]
     if suggestions:
         card["suggestions"] = suggestions
@@ -226,10 +287,7 @@ def render_card(
             {"code": r.code, "system": knowledge.override_reason_system, "display": r.display}
             for r in variant.override_reasons
         ]
-    links = [{"label": label, "url": url, "type": "absolute"} for label, url in rule.links]
-    if timeline_url:
-        # The history the card rests on, at a glance: the SMART app the EHR launches in context.
-        links.append({"label": "CNS history timeline", "url": timeline_url, "type": "smart"})
+    links = _links(rule.links, timeline_url, set() if shown_links is None else shown_links)
     if links:
         card["links"] = links
     return card
@@ -250,13 +308,35 @@ def render(
     patient_id: str | None,
     timeline_url: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Cards in order of urgency; a card whose template fails is left out and logged, never half-shown."""
-    order = {"critical": 0, "warning": 1, "info": 2}
+    """Cards in order of urgency; a card whose template fails is left out and logged, never half-shown.
+
+    The cards of one request are rendered together: no option twice, no link twice, and no drug
+    orders with poor performance status."""
+    urgency = {"critical": 0, "warning": 1, "info": 2}
+    policy = knowledge.policy
+    create = policy is None or not poor_performance_status(policy, state)
+    # Equally urgent cards in the policy's order: the one that speaks first claims its options.
+    rank = {r: i for i, r in enumerate(policy.patient_view_order)} if policy else {}
+    claimed: set[str] = set()
+    shown_links: set[str] = set()
     cards = []
-    for finding in sorted(findings, key=lambda f: order[f.variant.indicator]):
+    ordered = sorted(
+        findings, key=lambda f: (urgency[f.variant.indicator], rank.get(f.rule.id, len(rank)))
+    )
+    for finding in ordered:
         try:
             cards.append(
-                render_card(finding, knowledge, state, hook_instance, patient_id, timeline_url)
+                render_card(
+                    finding,
+                    knowledge,
+                    state,
+                    hook_instance,
+                    patient_id,
+                    timeline_url,
+                    claimed=claimed,
+                    create=create,
+                    shown_links=shown_links,
+                )
             )
         except TemplateError:
             log.exception(

@@ -215,8 +215,10 @@ def cards_by_rule(
 # Golden files (fixtures/golden/<request stem>.json) hold what a clinician must see, not the
 # wording: {"request", "why", "cards": [{"rule", "indicator", "suggestions": [[code, ...] per
 # suggestion, in card order], "deletes": [draft order reference, ...], "override_reasons":
-# [code, ...]}]}. A wording change does not break them; a different rule, urgency, proposed drug,
-# removed order or override reason does. A key left out of a golden card means "none".
+# [code, ...], "summary", "labels": [suggestion label, ...], "detail"}]}. A different rule,
+# urgency, proposed drug, removed order or override reason breaks them, and so does a different
+# sentence where the golden records the words (summary, labels, detail: compared when present).
+# A list key left out of a golden card means "none".
 
 
 def _created_codes(action: Mapping[str, Any]) -> list[str]:
@@ -226,7 +228,8 @@ def _created_codes(action: Mapping[str, Any]) -> list[str]:
 
 
 def card_signature(card: Mapping[str, Any]) -> dict[str, Any]:
-    """The golden-file view of one card: rule id, indicator, suggestion codes, delete targets."""
+    """The golden-file view of one card: rule id, indicator, suggestion codes, delete targets,
+    and the words a clinician reads (summary, suggestion labels, detail)."""
     suggestions, deletes = [], set()
     for suggestion in card.get("suggestions", []):
         codes: list[str] = []
@@ -242,22 +245,31 @@ def card_signature(card: Mapping[str, Any]) -> dict[str, Any]:
         "suggestions": suggestions,  # in card order: the recommended option comes first
         "deletes": sorted(deletes),
         "override_reasons": [r.get("code") for r in card.get("overrideReasons", [])],
+        "summary": card.get("summary"),
+        "labels": [s.get("label") for s in card.get("suggestions", [])],
+        "detail": card.get("detail"),
     }
+
+
+# Compared only when the golden card has them (older golden files record codes only).
+WORDING_KEYS = ("summary", "labels", "detail")
 
 
 def _normalised(signature: Mapping[str, Any]) -> dict[str, Any]:
     """A golden card in canonical form; list-valued keys left out mean empty."""
-    return {
+    normal = {
         "rule": signature.get("rule"),
         "indicator": signature.get("indicator"),
         "suggestions": [sorted(codes) for codes in signature.get("suggestions", [])],
         "deletes": sorted(signature.get("deletes", [])),
         "override_reasons": list(signature.get("override_reasons", [])),
     }
+    normal.update({k: signature[k] for k in WORDING_KEYS if k in signature})
+    return normal
 
 
-def _sort_key(signature: Mapping[str, Any]) -> tuple[str, str]:
-    return str(signature["rule"]), str(signature["indicator"])
+def _sort_key(signature: Mapping[str, Any]) -> tuple[str, str, str]:
+    return str(signature["rule"]), str(signature["indicator"]), str(signature.get("summary", ""))
 
 
 def golden_of(cards: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -277,19 +289,40 @@ def _signature_line(signature: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _wording_diff(want: Mapping[str, Any], got: Mapping[str, Any]) -> list[str]:
+    return [
+        f"  {key}: expected {want[key]!r}\n  {key}: got      {got.get(key)!r}"
+        for key in WORDING_KEYS
+        if key in want and want[key] != got.get(key)
+    ]
+
+
 def compare_golden(cards: Iterable[Mapping[str, Any]], golden: Mapping[str, Any]) -> list[str]:
     """Readable differences between the cards and a golden document; [] when they agree."""
     want = sorted((_normalised(g) for g in golden.get("cards", [])), key=_sort_key)
     got = golden_of(cards)["cards"]
     missing, unexpected = list(want), []
     for signature in got:
-        if signature in missing:
-            missing.remove(signature)  # one for one, so a duplicated card is a difference
+        match = next((w for w in missing if all(signature.get(k) == v for k, v in w.items())), None)
+        if match is not None:
+            missing.remove(match)  # one for one, so a duplicated card is a difference
         else:
             unexpected.append(signature)
-    return [f"- expected: {_signature_line(s)}" for s in missing] + [
-        f"+ got:      {_signature_line(s)}" for s in unexpected
-    ]
+    lines = []
+    for wanted in missing:
+        lines.append(f"- expected: {_signature_line(wanted)}")
+        # Same rule and urgency, different words: say which words.
+        same = next(
+            (
+                g
+                for g in unexpected
+                if (g["rule"], g["indicator"]) == (wanted["rule"], wanted["indicator"])
+            ),
+            None,
+        )
+        if same is not None:
+            lines += _wording_diff(wanted, same)
+    return lines + [f"+ got:      {_signature_line(s)}" for s in unexpected]
 
 
 def sign_jwt(
@@ -387,3 +420,25 @@ def sqlite_locked(path: Path) -> Iterator[None]:
         locker.wait(10)
         assert locker.stdout is not None
         locker.stdout.close()
+
+
+def answer_requests(
+    paths: Iterable[Path], today: Any
+) -> Iterator[tuple[Path, dict[str, Any], list[dict[str, Any]]]]:
+    """(path, request, cards) for each saved hook request, through the real HTTP pipeline of an
+    in-process app: auth off, SQLite in a temporary folder, the clock pinned to `today`."""
+    import tempfile
+
+    from cds_service.app import create_app
+    from cds_service.config import Settings
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            auth_enabled=False,
+            clock_override=True,
+            database_url=f"sqlite:///{Path(folder) / 'answers.sqlite3'}",
+        )
+        client = create_app(settings, clock=lambda: today).test_client()
+        for path in paths:
+            request = load_json(path)
+            yield path, request, post_hook(client, request).cards

@@ -99,6 +99,14 @@ ORDERS: dict[str, dict[str, Any]] = {
     "srs-right-frontal-left-occipital": _service(
         SRS, "Stereotactic radiosurgery", ["Right frontal lobe", "Left occipital lobe"]
     ),
+    # Whole-brain radiotherapy has no code of its own (no WBRT CPT): EHRs order it by text.
+    "wbrt": {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "authoredOn": AUTHORED,
+        "code": {"text": "Whole-brain radiotherapy 30 Gy in 10 fractions"},
+    },
     "brain-mri": _service(
         {"system": LOINC, "code": "24587-8", "display": "MR Brain WO and W contrast IV"},
         "MRI brain without and with contrast",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cds_service.rules.facts import REGISTRY, FactContext, Stated
-from cds_service.rules.model import Criterion, Knowledge, Rule, Variant
+from cds_service.rules.model import CardPolicy, Criterion, Knowledge, Rule, Variant
 from cds_service.state.model import UNKNOWN, DraftOrder, PatientState
 
 Result = Literal["match", "no-match", "unknown"]
@@ -236,14 +236,60 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
         by = suppressed.get(finding.rule.id)
         if by is None:
             kept.append(finding)
-            continue
-        # One trace per rule and order: the suppressed one replaces "fired".
-        index = next(i for i, t in enumerate(traces) if t is finding.trace)
-        traces[index] = RuleTrace(
-            finding.rule.id,
-            finding.trace.order,
-            "suppressed",
-            f"suppressed by {by}",
-            finding.trace.checks,
-        )
+        else:
+            why = (
+                knowledge.policy.precedence_why.get((by, finding.rule.id))
+                if knowledge.policy
+                else None
+            )
+            _suppress(traces, finding, f"suppressed by {by}" + (f": {why}" if why else ""))
+    if knowledge.policy is not None:
+        kept = _cohere(knowledge.policy, kept, traces, state, hook)
     return Evaluation(tuple(kept), tuple(traces))
+
+
+def _suppress(traces: list[RuleTrace], finding: Finding, reason: str) -> None:
+    """One trace per rule and order: the suppressed one replaces "fired"."""
+    index = next(i for i, t in enumerate(traces) if t is finding.trace)
+    traces[index] = RuleTrace(
+        finding.rule.id, finding.trace.order, "suppressed", reason, finding.trace.checks
+    )
+
+
+def poor_performance_status(policy: CardPolicy, state: PatientState) -> bool:
+    """ECOG 3-4 or KPS below 70 (card-policy.toml): drug options become words, not orders."""
+    context = FactContext(state, "", policy.poor_status_params)
+    return REGISTRY["poor_performance_status"].compute(context).value is True
+
+
+def _cohere(
+    policy: CardPolicy,
+    findings: list[Finding],
+    traces: list[RuleTrace],
+    state: PatientState,
+    hook: str,
+) -> list[Finding]:
+    """The cards of one request make one message (card-policy.toml): nothing that contradicts
+    "supportive care first", and at most `max_patient_view_cards` patient-view cards unless a
+    further one is a distinct safety issue."""
+    kept = findings
+    if poor_performance_status(policy, state):
+        kept = []
+        for finding in findings:
+            if finding.rule.id in policy.poor_status_silences:
+                _suppress(traces, finding, f"suppressed: {policy.poor_status_why}")
+            else:
+                kept.append(finding)
+    if hook != "patient-view" or len(kept) <= policy.max_patient_view_cards:
+        return kept
+    order = {rule: rank for rank, rule in enumerate(policy.patient_view_order)}
+    ranked = sorted(kept, key=lambda f: order.get(f.rule.id, len(order)))
+    shown = ranked[: policy.max_patient_view_cards]
+    for finding in ranked[policy.max_patient_view_cards :]:
+        if finding.rule.id in policy.safety_rules:
+            shown.append(finding)
+        else:
+            limit = policy.max_patient_view_cards
+            _suppress(traces, finding, f"suppressed: patient-view shows at most {limit} cards")
+    shown_ids = {id(f) for f in shown}
+    return [f for f in kept if id(f) in shown_ids]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cds_service.rules.interactions import interacting_drugs
+from cds_service.rules.wording import agent_name, course_stop, plural, regimen_name
 from cds_service.state.lesions import lateralities_differ
 from cds_service.state.model import (
     UNKNOWN,
@@ -18,7 +20,6 @@ from cds_service.state.model import (
     PerformanceStatus,
     ProgressionEvent,
     Regimen,
-    agents_label,
 )
 
 
@@ -106,15 +107,56 @@ def _progressed(regimen: Regimen) -> bool:
     return regimen.progression is not None or regimen.stop_reason == "progression"
 
 
+def _end_text(regimen: Regimen) -> str:
+    """The end of a regimen, marked "estimated" (with how) when the record does not state it."""
+    estimated = [c for c in regimen.courses if c.end_estimated and c.end == regimen.end]
+    if estimated and regimen.end is not None:
+        basis = estimated[0].end_basis
+        return f"{when(regimen.end)} (estimated{': ' + basis if basis else ''})"
+    return when(regimen.end) if regimen.end is not None else "end not recorded"
+
+
+def _dates(regimen: Regimen) -> str:
+    if regimen.active:
+        return f"since {when(regimen.start)}"
+    return f"{when(regimen.start)} to {_end_text(regimen)}"
+
+
 def regimen_text(regimen: Regimen) -> str:
+    """ "lapatinib + capecitabine (2024-01-10 to 2024-09-02), stopped for toxicity: grade 3 diarrhoea"."""
     current = regimen.current_agents
-    text = f"{agents_label(current)} ({span(regimen.start, regimen.end, regimen.active)})"
+    text = f"{regimen_name(current)} ({_dates(regimen)})"
     completed = [c for c in regimen.courses if c.agent not in current]
     if completed:
-        text += "; " + ", ".join(f"{c.agent} completed {when(c.end)}" for c in completed)
-    if regimen.stop_reason is not UNKNOWN and not regimen.active:
-        text += f", stopped for {regimen.stop_reason}"
+        text += "; " + ", ".join(
+            f"{agent_name(c.agent)} completed {when(c.end)}" for c in completed
+        )
+    if not regimen.active:
+        stop = course_stop(regimen.courses)
+        if stop:
+            text += f", {stop}"
     return text
+
+
+def progression_on(state: PatientState, event: ProgressionEvent) -> str:
+    """What the patient was on at a progression: only the agents active that day.
+
+    "on trastuzumab", "on or after lapatinib + capecitabine" (end not recorded), "after X (ended
+    ...)" for a progression in the window after a regimen; "" when nothing is linked."""
+    regimen = _regimen_of(state, event)
+    day = event.when.latest if event.when is not None else None
+    active = state.agents_active_on(day) if day is not None else frozenset()
+    if regimen is not None:
+        on_day = active & regimen.agents
+        if regimen.progression_relation == "on or after":
+            return f"on or after {regimen_name(on_day or regimen.agents)}"
+        if on_day:
+            return f"on {regimen_name(on_day)}"
+        return f"after {regimen_name(regimen.agents)} (ended {_end_text(regimen)})"
+    anticancer = {c.agent for c in state.courses if c.agent in active} & {
+        a for r in state.regimens for a in r.agents
+    }
+    return f"on {regimen_name(anticancer)}" if anticancer else ""
 
 
 # --- diagnosis --------------------------------------------------------------------------------
@@ -169,26 +211,43 @@ def leptomeningeal_disease(ctx: FactContext) -> Stated:
 
 @fact("mass_effect_or_large_lesion", params=("large_lesion_cm",))
 def mass_effect_or_large_lesion(ctx: FactContext) -> Stated:
-    """Symptomatic mass effect recorded, or a brain lesion at least `large_lesion_cm` across."""
+    """Mass effect recorded, or a brain lesion at least `large_lesion_cm` across (said as "large")."""
     state = ctx.state
     threshold = float(ctx.params["large_lesion_cm"])
     size = state.largest_brain_lesion_cm
     parts, evidence = [], list(state.mass_effect.evidence)
-    if state.mass_effect.known and state.mass_effect.value:
-        parts.append("mass effect recorded")
-    if size.known and float(size.value) >= threshold:  # type: ignore[arg-type]
-        parts.append(f"brain lesion {size.value} cm")
+    severe = state.severe_mass_effect
+    if severe.known and severe.value:
+        parts.append(", ".join(severe.value).capitalize() + " recorded")  # type: ignore[arg-type]
+        evidence += severe.evidence
+    elif state.mass_effect.known and state.mass_effect.value:
+        parts.append("Mass effect recorded")
+    large = size.known and float(size.value) >= threshold  # type: ignore[arg-type]
+    if large:
+        parts.append(f"{'large' if parts else 'Large'} brain lesion ({size.value:g} cm)")  # type: ignore[union-attr]
         evidence += size.evidence
     if parts:
-        return Stated(
-            True, "Large or symptomatic brain lesion: " + ", ".join(parts), tuple(evidence)
-        )
+        data = {"large_cm": size.value if large else None, "mass_effect": len(parts) > int(large)}
+        return Stated(True, "; ".join(parts), tuple(evidence), data)
     if size.known and not state.mass_effect.known:
         # A measured lesion below the threshold and no mass effect on record.
-        return Stated(False, f"Largest brain lesion {size.value} cm", size.evidence)
+        return Stated(False, f"Largest brain lesion {size.value:g} cm", size.evidence)  # type: ignore[union-attr]
     if state.mass_effect.known:
         return Stated(False, "", tuple(evidence))
     return Stated(UNKNOWN)
+
+
+@fact("severe_mass_effect")
+def severe_mass_effect(ctx: FactContext) -> Stated:
+    """Hydrocephalus, midline shift or herniation recorded from a brain lesion (named)."""
+    severe = ctx.state.severe_mass_effect
+    if not severe.known:
+        return Stated(UNKNOWN, "", severe.evidence)
+    findings = tuple(severe.value)  # type: ignore[arg-type]
+    if not findings:
+        return Stated(False)
+    named = ", ".join(findings)
+    return Stated(True, f"{named.capitalize()} recorded", severe.evidence, {"findings": named})
 
 
 # --- course of the brain disease ---------------------------------------------------------------
@@ -216,10 +275,11 @@ def intracranial_progression(ctx: FactContext) -> Stated:
     event = unanswered_intracranial_progression(state)
     if event is None:
         return Stated(False)
-    regimen = _regimen_of(state, event)
-    on = f", on {regimen.label}" if regimen is not None else ""
-    text = f"Intracranial progression {when(event.when)} ({event.description}){on}"
-    return Stated(True, text, event.evidence, {"date": when(event.when)})
+    on = progression_on(state, event)
+    text = f"Brain progression {when(event.when)}" + (f" {on}" if on else "")
+    text += f": {event.description}"
+    data = {"date": when(event.when), "on": on}
+    return Stated(True, text, event.evidence, data)
 
 
 @fact("srs_courses")
@@ -229,7 +289,7 @@ def srs_courses(ctx: FactContext) -> Stated:
     parts = [
         f"{when(c.start)}" + (f" ({', '.join(c.targets)})" if c.targets else "") for c in courses
     ]
-    text = f"SRS: {len(courses)} course(s): " + "; ".join(parts) if courses else ""
+    text = f"SRS: {plural(len(courses), 'course')}: " + "; ".join(parts) if courses else ""
     evidence = tuple(ref for c in courses for ref in c.evidence)
     return Stated(len(courses), text, evidence)
 
@@ -246,7 +306,7 @@ def current_regimen(ctx: FactContext) -> Stated:
     if not active:
         return Stated(None, "No systemic therapy active")
     regimen = active[-1]
-    label = agents_label(regimen.current_agents)
+    label = regimen_name(regimen.current_agents)
     return Stated(label, f"Current therapy: {regimen_text(regimen)}", regimen.evidence)
 
 
@@ -276,12 +336,6 @@ def _progressed_on(ctx: FactContext, agents: Iterable[str]) -> Stated:
         if regimen.agents & wanted and _progressed(regimen):
             return Stated(True, f"Progressed on {regimen_text(regimen)}", regimen.evidence)
     return Stated(False)
-
-
-def progressed_on_agents(state: PatientState, agents: Iterable[str]) -> bool:
-    """Whether any regimen containing one of `agents` ended in progression (unknown -> False)."""
-    ctx = FactContext(state, "", {})
-    return _progressed_on(ctx, agents).value is True
 
 
 @fact("progressed_on_tucatinib")
@@ -328,22 +382,28 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
     if not regimens:
         return Stated(UNKNOWN)
     regimen = max(regimens, key=lambda r: (r.end or r.start or FhirDate.parse("1900")).latest)  # type: ignore[union-attr]
-    data: dict[str, Any] = {"regimen": regimen.label, "start": when(regimen.start)}
+    data: dict[str, Any] = {"regimen": regimen_name(regimen.agents), "start": when(regimen.start)}
     data["end"] = when(regimen.end)
     lines = [f"Earlier course: {regimen_text(regimen)}"]
     evidence = list(regimen.evidence)
     if _progressed(regimen):
         event = regimen.progression
+        name = regimen_name(regimen.agents)
+        lines = [f"{name[:1].upper()}{name[1:]} {_dates(regimen)}"]
         if event is not None:
-            lines.append(f"progression {when(event.when)} ({event.description})")
+            # What the record said is in the evidence (explain); the line stays short.
+            where = "brain progression" if event.site == "intracranial" else "progression"
+            relation = "on or after" if regimen.progression_relation == "on or after" else "on"
+            lines.append(f"{where} {relation} it {when(event.when)}")
             evidence += event.evidence
             data["progression_date"] = when(event.when)
         else:
+            lines.append("stopped for progression")
             data["progression_date"] = when(regimen.end)
         later = _later_regimen(state, regimen, "lapatinib")
         if later is not None:
-            lines.append(f"then {regimen_text(later)}")
-            data["later_regimen"] = later.label
+            lines.append(f"then {regimen_name(later.agents)}")
+            data["later_regimen"] = regimen_name(later.agents)
             return Stated("progressed-then-other-regimen", "; ".join(lines), tuple(evidence), data)
         return Stated("progressed", "; ".join(lines), tuple(evidence), data)
     if regimen.stop_reason == "toxicity":
@@ -365,7 +425,7 @@ def new_regimen_without_cns_activity(ctx: FactContext) -> Stated:
     running = frozenset(c.agent for c in state.courses if c.active)
     if not selected or not (selected - running) or ordered & cns_active:
         return Stated(False)
-    names = " + ".join(sorted(ordered))
+    names = regimen_name(ordered)
     refs = tuple(o.reference for o in state.draft_orders if o.agents & systemic)
     text = f"New order: {names}, with no agent of proven CNS activity"
     return Stated(True, text, refs, {"ordered": names})
@@ -457,7 +517,7 @@ def _running_regimen_with(ctx: FactContext, agents: Iterable[str], lead: str) ->
     if not running:
         return Stated(False)
     regimen = running[-1]
-    current = agents_label(regimen.current_agents)
+    current = regimen_name(regimen.current_agents)
     return Stated(True, f"{lead}: {regimen_text(regimen)}", regimen.evidence, {"regimen": current})
 
 
@@ -478,7 +538,7 @@ def new_systemic_therapy_ordered(ctx: FactContext) -> Stated:
     orders = [o for o in state.draft_orders if o.selected and (o.agents & systemic) - running]
     if not orders:
         return Stated(False)
-    names = " + ".join(sorted({a for o in orders for a in o.agents & systemic}))
+    names = regimen_name({a for o in orders for a in o.agents & systemic})
     refs = tuple(o.reference for o in orders)
     return Stated(True, f"New order: {names}", refs, {"ordered": names})
 
@@ -521,8 +581,8 @@ def progression_after_last_srs(ctx: FactContext) -> Stated:
     event = _latest(_progressions_after(state, last.end or last.start))  # type: ignore[arg-type]
     if event is None:
         return Stated(False)
-    text = f"Intracranial progression {when(event.when)} ({event.description})"
-    text += f" after the last SRS ({when(last.start)})"
+    text = f"Brain progression {when(event.when)} after the last SRS ({when(last.start)}): "
+    text += event.description
     data = {"date": when(event.when), "last_srs": when(last.start)}
     return Stated(True, text, event.evidence + last.evidence, data)
 
@@ -557,7 +617,7 @@ def srs_order_site_treated_before(ctx: FactContext) -> Stated:
         return Stated(False)
     months = _whole_months(course.start.latest, state.today)
     site = ", ".join(course.targets) or "the same site"
-    text = f"Earlier SRS to {site} on {when(course.start)}, about {months} months ago"
+    text = f"Earlier SRS to {site} on {when(course.start)}, about {plural(months, 'month')} ago"
     data = {"date": when(course.start), "site": site, "months": months}
     return Stated(True, text, course.evidence, data)
 
@@ -571,7 +631,7 @@ def progression_since_site_srs(ctx: FactContext) -> Stated:
     event = _latest(_progressions_after(ctx.state, course.start))
     if event is None:
         return Stated(False)
-    text = f"Intracranial progression {when(event.when)} ({event.description})"
+    text = f"Brain progression {when(event.when)}: {event.description}"
     return Stated(True, text, event.evidence, {"date": when(event.when)})
 
 
@@ -581,33 +641,43 @@ def on_antibody_drug_conjugate(ctx: FactContext) -> Stated:
     return _running_regimen_with(ctx, ctx.params["adc_agents"], "On an antibody-drug conjugate")
 
 
-@fact("tucatinib_interaction", params=("strong_cyp3a_inducers", "strong_cyp2c8_inhibitors"))
+@fact("tucatinib_interaction")
 def tucatinib_interaction(ctx: FactContext) -> Stated:
-    """Interacting drugs taken or co-ordered: cyp3a-inducer, cyp2c8-inhibitor, both or none."""
+    """Drugs of the TUKYSA label's interaction classes taken or co-ordered: "warning", "info", "none".
+
+    The value is the indicator of the most serious class found (tucatinib-interactions.toml)."""
     state = ctx.state
     if not _therapy_known(state):
         return Stated(UNKNOWN)
-    inducers = frozenset(ctx.params["strong_cyp3a_inducers"])
-    inhibitors = frozenset(ctx.params["strong_cyp2c8_inhibitors"])
+    drugs = interacting_drugs()
     seen: dict[str, str] = {}
     refs: list[str] = []
-    for course in (c for c in state.courses if c.active and c.agent in inducers | inhibitors):
-        seen.setdefault(course.agent, f"{course.agent} (taking since {when(course.start)})")
+    for course in (c for c in state.courses if c.active and c.agent in drugs):
+        seen.setdefault(course.agent, f"taking since {when(course.start)}")
         refs += course.evidence
     for order in state.draft_orders:
-        for agent in sorted(order.agents & (inducers | inhibitors)):
-            seen.setdefault(agent, f"{agent} (ordered now)")
+        for agent in sorted(order.agents & drugs.keys()):
+            seen.setdefault(agent, "ordered now")
             refs.append(order.reference)
-    kinds = {"cyp3a-inducer" if a in inducers else "cyp2c8-inhibitor" for a in seen}
-    if not kinds:
+    if not seen:
         return Stated("none")
-    value = "both" if len(kinds) == 2 else kinds.pop()
-    data = {
-        "inducers": ", ".join(sorted(a for a in seen if a in inducers)),
-        "inhibitors": ", ".join(sorted(a for a in seen if a in inhibitors)),
-    }
-    text = "Interacting drug: " + "; ".join(seen[a] for a in sorted(seen))
-    return Stated(value, text, tuple(refs), data)
+    found = [drugs[a] for a in drugs if a in seen]  # most serious class first
+    value = "warning" if any(d.cls.indicator == "warning" for d in found) else "info"
+    names = ", ".join(d.display for d in found)
+    text = "Interacting: " + "; ".join(f"{d.display} ({seen[d.id]})" for d in found)
+    classes = []
+    for cls in dict.fromkeys(d.cls for d in found):
+        members = [d for d in found if d.cls == cls]
+        classes.append(
+            {
+                "drugs": " and ".join(d.display for d in members),
+                "name": cls.name,
+                "effect": cls.effect,
+                "advice": cls.advice,
+                "alternative": next((d.alternative for d in members if d.alternative), ""),
+            }
+        )
+    return Stated(value, text, tuple(refs), {"names": names, "classes": classes})
 
 
 @fact("brain_mri_on_record")
@@ -645,11 +715,13 @@ def brain_mri_overdue(ctx: FactContext) -> Stated:
         if age <= late:
             return Stated(UNKNOWN, "", mri.evidence)
         text = f"Last brain MRI {when(last)}, {age} days ago"
-        return Stated(True, text, mri.evidence, {"interval_days": late})
+        data = {"interval_days": late, "age_days": age, "last": when(last)}
+        return Stated(True, text, mri.evidence, data)
     years = float(ctx.params["mri_intensive_years"])
     interval = early if (state.today - event.latest).days <= 365.25 * years else late
     text = f"Last brain MRI {when(last)}, {age} days ago (last brain event {when(event)})"
-    return Stated(age > interval, text, mri.evidence, {"interval_days": interval, "age_days": age})
+    data = {"interval_days": interval, "age_days": age, "last": when(last)}
+    return Stated(age > interval, text, mri.evidence, data)
 
 
 @fact("hospice")
@@ -668,3 +740,55 @@ def this_order(ctx: FactContext) -> Stated:
     sites = [s["text"] for s in body_sites if isinstance(s, dict) and s.get("text")]
     where = f" to {', '.join(sites)}" if sites else ""
     return Stated(True, f"Order being placed: {order.display}{where}", (order.reference,))
+
+
+@fact("new_brain_lesion_count")
+def new_brain_lesion_count(ctx: FactContext) -> Stated:
+    """New brain lesions on the latest report; treated stable lesions are not counted."""
+    count = ctx.state.new_brain_lesion_count
+    if not count.known:
+        return Stated(UNKNOWN, "", count.evidence)
+    text = f"New brain lesions on the latest report: {count.value}"
+    return Stated(count.value, text, count.evidence)
+
+
+HER2_TKIS = ("lapatinib", "neratinib", "tucatinib")
+
+
+@fact("tki_after_tki", needs_order=True)
+def tki_after_tki(ctx: FactContext) -> Stated:
+    """The ordered HER2 TKI follows progression on a regimen built on a different HER2 TKI, with
+    no other regimen in between: "tki" (lapatinib, neratinib), "tucatinib" or "none"."""
+    state, order = ctx.state, ctx.order
+    if not _therapy_known(state) or order is None:
+        return Stated(UNKNOWN)
+    ordered = [a for a in HER2_TKIS if a in order.agents]
+    started = [r for r in state.regimens if r.start is not None]
+    if not ordered or not started:
+        return Stated("none")
+    latest = max(started, key=lambda r: r.start.earliest)  # type: ignore[union-attr]
+    prior = [a for a in HER2_TKIS if a in latest.agents]
+    if not prior or ordered[0] in latest.agents or not _progressed(latest):
+        return Stated("none")
+    event = latest.progression
+    date = when(event.when) if event is not None else when(latest.end)
+    on = progression_on(state, event) if event is not None else f"on {regimen_name(latest.agents)}"
+    text = f"Progression {date} {on or 'on ' + regimen_name(latest.agents)}"
+    data = {
+        "ordered": agent_name(ordered[0]),
+        "prior": regimen_name(latest.agents),
+        "prior_tki": agent_name(prior[0]),
+        "date": date,
+        # The tucatinib triplet after a TKI + capecitabine gives capecitabine again.
+        "capecitabine_again": "capecitabine" in latest.agents,
+    }
+    value = "tucatinib" if ordered[0] == "tucatinib" else "tki"
+    evidence = latest.evidence + (event.evidence if event is not None else ())
+    return Stated(value, text, evidence, data)
+
+
+@fact("memantine_ordered")
+def memantine_ordered(ctx: FactContext) -> Stated:
+    """A draft order in this request names memantine (history is not read for it)."""
+    found = any("memantine" in o.display.lower() for o in ctx.state.draft_orders)
+    return Stated(found)

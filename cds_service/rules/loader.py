@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from jsonschema import Draft202012Validator
 from cds_service.errors import ConfigError
 from cds_service.rules.facts import REGISTRY
 from cds_service.rules.model import (
+    CardPolicy,
     Citation,
     Criterion,
     Knowledge,
+    OptionsSpec,
     Orderable,
     OrderSelector,
     OverrideReason,
@@ -27,6 +30,7 @@ from cds_service.rules.model import (
     SuggestionSpec,
     Variant,
 )
+from cds_service.rules.wording import limits, policy
 from cds_service.state.terminology import agents_of
 
 # Paths from this file, not importlib.resources: an editable install's namespace path breaks the latter.
@@ -35,6 +39,9 @@ KNOWLEDGE_DIR = PACKAGE_DIR / "knowledge"
 OPERATORS = ("is", "is_not", "in", "at_least", "at_most", "more_than", "less_than")
 TEMPLATE_FACT = re.compile(r"\bfacts\.([a-z_0-9]+)")
 TEMPLATE_PARAM = re.compile(r"\bparams\.([a-z_0-9]+)")
+# "rec. 7.1", "rec. 6.1 and 6.3", "rec. 8.2 qualifying statement": each number must be in the table.
+CITED_RECOMMENDATION = re.compile(r"\brec\.\s+(\d+\.\d+)((?:(?:,|\s+and)\s+\d+\.\d+)*)")
+RECOMMENDATION_NUMBER = re.compile(r"\d+\.\d+")
 
 # Markdown, not HTML: no autoescaping; sandboxed so a knowledge file cannot reach Python internals.
 TEMPLATES = SandboxedEnvironment(
@@ -81,6 +88,7 @@ def _variant(raw: dict[str, Any]) -> Variant:
         *raw.get("evidence", []),
         *(s["label"] for s in raw.get("suggestions", [])),
     ]
+    options = raw.get("options")
     return Variant(
         id=raw["id"],
         when=tuple(_criterion(c) for c in raw.get("when", [])),
@@ -90,11 +98,10 @@ def _variant(raw: dict[str, Any]) -> Variant:
         suggestions=tuple(
             SuggestionSpec(
                 label=s["label"],
-                regimen=s.get("regimen"),
                 orderable=s.get("orderable"),
                 delete_draft=s.get("delete_draft", False),
-                omit_if_progressed_on=s.get("omit_if_progressed_on", True),
                 is_recommended=s.get("is_recommended", False),
+                unless=s.get("unless"),
             )
             for s in raw.get("suggestions", [])
         ),
@@ -104,7 +111,15 @@ def _variant(raw: dict[str, Any]) -> Variant:
         ),
         evidence=tuple(raw.get("evidence", [])),
         template_facts=tuple(
-            sorted({name for text in texts for name in TEMPLATE_FACT.findall(text)})
+            sorted(
+                {name for text in texts for name in TEMPLATE_FACT.findall(text)}
+                | {s["unless"] for s in raw.get("suggestions", []) if s.get("unless")}
+            )
+        ),
+        options=(
+            OptionsSpec(tuple(options["regimens"]), options.get("action", "start"))
+            if options
+            else None
         ),
     )
 
@@ -129,7 +144,6 @@ def _rule(raw: dict[str, Any]) -> Rule:
             if selector
             else None
         ),
-        suppresses=tuple(raw.get("suppresses", ())),
         links=tuple((link["label"], link["url"]) for link in raw.get("links", [])),
     )
 
@@ -156,11 +170,15 @@ def _check_rule(
             for param in TEMPLATE_PARAM.findall(template):
                 if param not in rule.parameters:
                     raise ConfigError(f"{where}, variant {variant.id}: unknown parameter {param!r}")
+        if len(variant.evidence) > limits()["evidence_lines"]:
+            raise ConfigError(f"{where}, variant {variant.id}: more evidence lines than allowed")
+        if variant.options:
+            unknown = [r for r in variant.options.regimens if r not in regimens]
+            if unknown:
+                raise ConfigError(f"{where}, variant {variant.id}: unknown regimen {unknown[0]!r}")
         for spec in variant.suggestions:
-            if spec.regimen and spec.regimen not in regimens:
-                raise ConfigError(
-                    f"{where}, variant {variant.id}: unknown regimen {spec.regimen!r}"
-                )
+            if spec.unless:
+                used.add(spec.unless)
             if spec.orderable and spec.orderable not in knowledge_orderables:
                 raise ConfigError(
                     f"{where}, variant {variant.id}: unknown orderable {spec.orderable!r}"
@@ -169,6 +187,8 @@ def _check_rule(
                 raise ConfigError(
                     f"{where}: delete_draft needs for_each_order (which draft to delete)"
                 )
+    if len(rule.links) > limits()["links"]:
+        raise ConfigError(f"{where}: more links than a card may show")
     for name in sorted(used):
         definition = REGISTRY.get(name)
         if definition is None:
@@ -189,6 +209,69 @@ def _check_rule(
                 raise ConfigError(
                     f"{where}: criterion {criterion.describe()}: unknown parameter {value}"
                 )
+
+
+def cited_recommendations(text: str) -> list[str]:
+    """Every ASCO 2022 recommendation number a text cites as "rec. X.Y" (or "rec. X.Y and Z.W")."""
+    return [
+        number
+        for match in CITED_RECOMMENDATION.finditer(text)
+        for number in RECOMMENDATION_NUMBER.findall(match.group(0))
+    ]
+
+
+def asco_recommendations(directory: Path | None = None) -> dict[str, str]:
+    """The ASCO 2022 recommendation table: number -> what it says."""
+    path = (directory or KNOWLEDGE_DIR) / "asco-2022-recommendations.toml"
+    if not path.exists():
+        path = KNOWLEDGE_DIR / "asco-2022-recommendations.toml"
+    table = _read_toml(path)["recommendations"]
+    return {number: entry["says"] for number, entry in table.items()}
+
+
+def _check_citations(rule: Rule, table: dict[str, str]) -> None:
+    texts = [rule.citation.section, rule.recommendation]
+    for variant in rule.variants:
+        texts += [variant.summary, variant.detail, *variant.evidence]
+    for text in texts:
+        for number in cited_recommendations(text):
+            if number not in table:
+                raise ConfigError(
+                    f"rule {rule.id}: cites ASCO 2022 rec. {number}, not in the table"
+                )
+
+
+def _card_policy(rule_ids: list[str]) -> tuple[CardPolicy, dict[str, tuple[str, ...]]]:
+    """The coherence policy, and which rules each rule silences, from card-policy.toml."""
+    raw = policy()
+    silences: dict[str, list[str]] = {}
+    why: dict[tuple[str, str], str] = {}
+    for entry in raw["precedence"]:
+        for target in entry["silences"]:
+            silences.setdefault(entry["rule"], []).append(target)
+            why[(entry["rule"], target)] = entry["why"]
+    poor = raw["poor_performance_status"]
+    pv = raw["patient_view"]
+    named = (
+        set(silences)
+        | {t for ts in silences.values() for t in ts}
+        | set(pv["order"])
+        | set(pv["safety_rules"])
+        | set(poor["silences"])
+    )
+    unknown = sorted(named - set(rule_ids))
+    if unknown:
+        raise ConfigError(f"card-policy.toml: unknown rule(s) {', '.join(unknown)}")
+    result = CardPolicy(
+        max_patient_view_cards=int(pv["max_cards"]),
+        patient_view_order=tuple(pv["order"]),
+        safety_rules=frozenset(pv["safety_rules"]),
+        poor_status_params={k: poor[k] for k in ("ecog_poor_at_least", "kps_poor_below")},
+        poor_status_silences=frozenset(poor["silences"]),
+        poor_status_why=poor["why"],
+        precedence_why=why,
+    )
+    return result, {rule: tuple(targets) for rule, targets in silences.items()}
 
 
 def load_knowledge(directory: Path | None = None) -> Knowledge:
@@ -230,13 +313,16 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
             frozenset(value["agents"]),
             frozenset(value["defining_agents"]),
             tuple(value["orderables"]),
+            value.get("note", ""),
         )
+    table = asco_recommendations(directory)
     rules = []
     for path in sorted((directory / "rules").glob("*.toml")):
         raw = _read_toml(path)
         _check_schema(path, raw, "rule.schema.json")
         rule = _rule(raw)
         _check_rule(rule, orderables, regimens)
+        _check_citations(rule, table)
         rules.append(rule)
     if not rules:
         raise ConfigError(f"no rules found in {directory / 'rules'}")
@@ -244,10 +330,12 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
         raise ConfigError(f"duplicate rule id(s): {', '.join(sorted(duplicates))}")
-    for rule in rules:
-        for target in rule.suppresses:
-            if target not in ids:
-                raise ConfigError(f"rule {rule.id}: suppresses unknown rule {target!r}")
+    card_policy, silences = _card_policy([r.id for r in rules if r.id in ids])
+    rules = [replace(r, suppresses=silences.get(r.id, ())) for r in rules]
+    for regimen in regimens.values():
+        for number in cited_recommendations(regimen.note):
+            if number not in table:
+                raise ConfigError(f"regimen {regimen.id}: cites ASCO 2022 rec. {number}")
     return Knowledge(
         version=settings["version"],
         rules=tuple(rules),
@@ -255,4 +343,5 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         regimens=regimens,
         override_reason_system=settings["override_reason_system"],
         rule_topic_system=settings["rule_topic_system"],
+        policy=card_policy,
     )

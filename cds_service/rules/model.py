@@ -59,16 +59,29 @@ class RegimenOption:
     # option was already used and failed.
     defining_agents: frozenset[str]
     orderables: tuple[str, ...]
+    note: str = ""  # shown after the option's name: where it comes from ("ASCO 2022 rec. 7.1")
+
+
+@dataclass(frozen=True)
+class OptionsSpec:
+    """The regimens a variant may offer, in order; rules/options.py decides which it does."""
+
+    regimens: tuple[str, ...]
+    # "start": create the regimen's orders; "replace": also delete every draft of the regimen
+    # being ordered.
+    action: Literal["start", "replace"] = "start"
 
 
 @dataclass(frozen=True)
 class SuggestionSpec:
+    """A suggestion other than a treatment option (those come from OptionsSpec)."""
+
     label: str
-    regimen: str | None = None  # RegimenOption id: create its orders
     orderable: str | None = None  # single Orderable id
     delete_draft: bool = False  # remove the draft order the finding is about
-    omit_if_progressed_on: bool = True
     is_recommended: bool = False
+    # A fact whose value True makes the suggestion pointless (e.g. memantine already ordered).
+    unless: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class Variant:
     evidence: tuple[str, ...] = ()
     # Facts the templates read beyond the criteria (filled in by the loader).
     template_facts: tuple[str, ...] = ()
+    options: OptionsSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -122,9 +136,23 @@ class Rule:
     parameters: dict[str, Any] = field(default_factory=dict)
     # Per-order rules are evaluated once for each examined draft order the selector matches.
     for_each_order: OrderSelector | None = None
-    # Rules whose findings this rule's finding replaces for the same request.
+    # Rules whose findings this rule's finding replaces for the same request (from the
+    # precedence in card-policy.toml).
     suppresses: tuple[str, ...] = ()
     links: tuple[tuple[str, str], ...] = ()  # (label, url)
+
+
+@dataclass(frozen=True)
+class CardPolicy:
+    """How the cards of one request make one message (card-policy.toml)."""
+
+    max_patient_view_cards: int
+    patient_view_order: tuple[str, ...]
+    safety_rules: frozenset[str]
+    poor_status_params: dict[str, Any]
+    poor_status_silences: frozenset[str]
+    poor_status_why: str
+    precedence_why: dict[tuple[str, str], str]
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,7 @@ class Knowledge:
     regimens: dict[str, RegimenOption]
     override_reason_system: str
     rule_topic_system: str
+    policy: CardPolicy | None = None
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,7 +22,13 @@ COMPOUND_AGENTS = {
 }
 AGENT_PREFIX = "agent-"
 # Agents recognised only for interaction checks: never part of a line of anticancer therapy.
-INTERACTING_AGENTS = frozenset({"phenytoin", "carbamazepine", "gemfibrozil"})
+# They are the drugs of the tucatinib interaction classes (knowledge data, one value set each).
+INTERACTING_AGENTS = frozenset(
+    drug["id"]
+    for drug in tomllib.loads(
+        (VALUESET_DIR.parent / "tucatinib-interactions.toml").read_text(encoding="utf-8")
+    )["drugs"]
+)
 
 # A mention is negated when one of these closes in within a few words before it.
 _NEGATION = re.compile(

@@ -28,7 +28,7 @@ def card(
     }
 
 
-def test_wording_does_not_matter_but_codes_and_their_order_do() -> None:
+def test_codes_and_their_order_matter_and_so_do_the_words_a_golden_records() -> None:
     rechallenge = card(
         "R", "critical", ["2361285", "224905", "194000"], ["2267582"], delete="MedicationRequest/d"
     )
@@ -38,10 +38,25 @@ def test_wording_does_not_matter_but_codes_and_their_order_do() -> None:
         "suggestions": [["194000", "224905", "2361285"], ["2267582"]],
         "deletes": ["MedicationRequest/d"],
         "override_reasons": [],
+        "summary": "s",
+        "labels": ["x", "x"],
+        "detail": None,
     }
     golden = {"cards": [card_signature(rechallenge)]}
-    reworded = {**rechallenge, "summary": "said differently", "detail": "new detail"}
-    assert compare_golden([reworded], golden) == []
+    assert compare_golden([rechallenge], golden) == []
+    # A wrong sentence fails, and the difference names the words.
+    reworded = {**rechallenge, "summary": "said differently"}
+    assert compare_golden([reworded], golden) == [
+        "- expected: R [critical]; suggests 194000+224905+2361285 | 2267582; "
+        "deletes MedicationRequest/d",
+        "  summary: expected 's'\n  summary: got      'said differently'",
+        "+ got:      R [critical]; suggests 194000+224905+2361285 | 2267582; "
+        "deletes MedicationRequest/d",
+    ]
+    # A golden that records codes only (an older file) does not compare words.
+    codes_only = {k: v for k, v in golden["cards"][0].items() if k not in ("summary", "labels")}
+    del codes_only["detail"]
+    assert compare_golden([reworded], {"cards": [codes_only]}) == []
     swapped = card(
         "R", "critical", ["2267582"], ["194000", "224905", "2361285"], delete="MedicationRequest/d"
     )

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
-BUNDLE_DIRS = ("scenarios", "variants", "controls")
+BUNDLE_DIRS = ("scenarios", "variants", "controls", "cards")
 HOOKS = ROOT / "hooks"
 SERVICE_FOR_HOOK = {service.hook: service for service in SERVICES}
 

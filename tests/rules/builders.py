@@ -15,6 +15,7 @@ from cds_service.state.model import (
     Her2Test,
     LocalTherapy,
     PatientState,
+    PerformanceStatus,
     ProgressionEvent,
     Regimen,
 )
@@ -38,8 +39,9 @@ def regimen(
     agents: str,
     start: str,
     end: str | None = None,
-    stop: str = "progression",
+    stop: str | None = "progression",  # None: not recorded
     progression_event: ProgressionEvent | None = None,
+    detail: str = "",
 ) -> Regimen:
     names = frozenset(agents.split("+"))
     active = end is None
@@ -49,8 +51,9 @@ def regimen(
             d(start),
             d(end) if end else None,
             active,
-            UNKNOWN if active else stop,
+            UNKNOWN if active or stop is None else stop,
             (f"MedicationStatement/{a}-{start}",),
+            stop_detail=detail,
         )  # type: ignore[arg-type]
         for a in sorted(names)
     )
@@ -59,7 +62,7 @@ def regimen(
         d(start),
         d(end) if end else None,
         active,
-        UNKNOWN if active else stop,
+        UNKNOWN if active or stop is None else stop,
         courses,
         progression_event,
     )  # type: ignore[arg-type]
@@ -77,6 +80,15 @@ def draft(agent: str, ref: str = "MedicationRequest/draft-1", selected: bool = T
         frozenset(agent.split("+")),
         display=agent.replace("+", " + "),
     )
+
+
+def procedure_order(kind: str, ref: str, display: str) -> DraftOrder:
+    """A draft ServiceRequest the derivation recognised as `kind` ("wbrt", "srs", ...)."""
+    return DraftOrder(ref, "ServiceRequest", True, procedure=kind, display=display)
+
+
+def performance(scale: str, score: int, when: str = "2026-11-10") -> Fact:
+    return Fact(PerformanceStatus(scale, score, d(when)), ("Observation/ps",))  # type: ignore[arg-type]
 
 
 def patient(

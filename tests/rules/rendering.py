@@ -41,3 +41,14 @@ def created_codes(card: dict[str, Any]) -> list[list[str]]:
             codes += [c["code"] for c in concept.get("coding", [])]
         out.append(sorted(codes))
     return out
+
+
+def offered_in_text(card: dict[str, Any]) -> list[str]:
+    """The regimens a card's text lists as options: bullets that start with a regimen's name."""
+    labels = sorted((r.label for r in KNOWLEDGE.regimens.values()), key=len, reverse=True)
+    found = []
+    for line in card.get("detail", "").splitlines():
+        name = next((x for x in labels if line.startswith(f"- {x} (") or line == f"- {x}"), None)
+        if name is not None:
+            found.append(name)
+    return found

@@ -29,7 +29,11 @@ def with_mri(last: str | None, onset: str = "2026-01-10", **extra):
 def test_no_mri_for_95_days_within_two_years_of_a_brain_event_suggests_one():
     [card] = cards_of(RULE, with_mri("2026-08-20"))
     assert card["indicator"] == "info"
-    assert card["summary"] == "Known brain metastases: no brain MRI in the last 90 days"
+    assert card["summary"] == (
+        "Known brain metastases: last brain MRI 2026-08-20, 95 days ago; due every 90 days"
+    )
+    # The interval is the Dutch guideline's, never ASCO rec. 10.2 (symptomatic MRI).
+    assert "Dutch national guideline" in card["detail"] and "10.2" not in card["detail"]
     assert "Last brain MRI 2026-08-20, 95 days ago (last brain event 2026-01-10)" in card["detail"]
     [suggestion] = card["suggestions"]
     [action] = suggestion["actions"]
@@ -49,13 +53,13 @@ def test_recent_mri_is_silent():
 def test_after_two_quiet_years_the_interval_is_180_days():
     assert cards_of(RULE, with_mri("2026-07-01", onset="2023-05-01")) == []
     [card] = cards_of(RULE, with_mri("2026-05-01", onset="2023-05-01"))
-    assert "180 days" in card["summary"]
+    assert card["summary"].endswith("206 days ago; due every 180 days")
 
 
 def test_a_recent_progression_restarts_the_close_interval():
     state = with_mri("2026-07-01", onset="2023-05-01", progressions=(progression("2026-03-01"),))
     [card] = cards_of(RULE, state)
-    assert "90 days" in card["summary"]
+    assert card["summary"].endswith("145 days ago; due every 90 days")
 
 
 def test_no_mri_on_record_at_all():

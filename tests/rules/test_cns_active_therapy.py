@@ -21,7 +21,9 @@ def cns_cards(state, hook="patient-view"):
 def suggested_codes(card):
     return [
         sorted(
-            a["resource"]["medicationCodeableConcept"]["coding"][0]["code"] for a in s["actions"]
+            a["resource"]["medicationCodeableConcept"]["coding"][0]["code"]
+            for a in s["actions"]
+            if a["type"] == "create"
         )
         for s in card["suggestions"]
     ]
@@ -41,14 +43,17 @@ def test_progression_on_large_antibodies_offers_both_cns_active_options_as_equal
     assert card["selectionBehavior"] == "at-most-one"
     assert suggested_codes(card) == [["194000", "224905", "2361285"], ["2267582"]]
     assert not any(s.get("isRecommended") for s in card["suggestions"])
-    assert "Intracranial progression 2026-10-05" in card["detail"]
+    assert card["summary"] == (
+        "Brain progression 2026-10-05 on trastuzumab + pertuzumab + docetaxel: "
+        "CNS-active HER2 options"
+    )
     assert "9.9 vs 4.2 months" in card["detail"] and "71.7%" in card["detail"]
     assert card["source"]["url"].startswith("https://")
 
 
 def test_after_srs_the_card_names_local_options_as_peers():
     [card], _ = cns_cards(patient(**progressed_after_thp(local=(srs("2025-06-01"),))))
-    assert "repeat SRS, surgery and whole-brain radiotherapy" in card["detail"]
+    assert "repeat SRS, surgery or whole-brain radiotherapy are peers of a switch" in card["detail"]
     [without_srs], _ = cns_cards(patient(**progressed_after_thp()))
     assert "repeat SRS" not in without_srs["detail"]
 
@@ -106,8 +111,17 @@ def test_new_regimen_without_cns_activity_is_a_warning_at_order_select():
     # The earlier regimen has ended, so trastuzumab + pertuzumab would be a new regimen.
     [card], _ = cns_cards(state, hook="order-select")
     assert card["indicator"] == "warning"
-    assert "no agent of proven CNS activity" in card["summary"]
+    assert card["summary"] == (
+        "Brain progression 2026-10-05: trastuzumab + pertuzumab lacks proven CNS activity"
+    )
     assert suggested_codes(card) == [["194000", "224905", "2361285"], ["2267582"]]
+    # "Instead" means instead: each suggestion removes the draft it replaces.
+    for suggestion in card["suggestions"]:
+        deletes = [a["resourceId"] for a in suggestion["actions"] if a["type"] == "delete"]
+        assert deletes == ["MedicationRequest/hp"]
+    assert card["suggestions"][0]["label"] == (
+        "Replace trastuzumab + pertuzumab with tucatinib + trastuzumab + capecitabine"
+    )
     assert {r["code"] for r in card["overrideReasons"]} >= {
         "brain-treated-locally-extracranial-controlled"
     }

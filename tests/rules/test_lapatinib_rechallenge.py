@@ -44,7 +44,9 @@ def test_lapatinib_rechallenge_is_critical_after_progression_on_lapatinib():
     state = patient(**progressed_on_lapatinib(orders=(draft("lapatinib"),)))
     [card], _ = cards_for(state)
     assert card["indicator"] == "critical"
-    assert "progressed on lapatinib + capecitabine (2026-08-20)" in card["summary"]
+    assert card["summary"] == (
+        "Lapatinib rechallenge: progression 2026-08-20 on lapatinib + capecitabine"
+    )
     assert "2026-08-20" in card["detail"] and "No trial supports" in card["detail"]
     assert card["selectionBehavior"] == "at-most-one"
     triplet, tdxd = card["suggestions"]
@@ -106,7 +108,7 @@ def test_another_regimen_in_between_gives_a_warning():
     )
     [card], _ = cards_for(patient(**kwargs))
     assert card["indicator"] == "warning"
-    assert "before t-dm1" in card["summary"]
+    assert card["summary"] == "Lapatinib again: progression 2026-08-20 on it, then T-DM1"
 
 
 def test_lapatinib_stopped_for_toxicity_is_a_warning_without_delete():
@@ -118,11 +120,11 @@ def test_lapatinib_stopped_for_toxicity_is_a_warning_without_delete():
     assert "dose reductions" in card["detail"]
 
 
-def test_unknown_stop_reason_without_progression_is_info():
+def test_a_course_ended_without_recorded_progression_draws_no_card():
+    # Nothing to act on (CLINICAL_RULES.md, "Proportionate"): no card at all.
     lap = regimen("lapatinib+capecitabine", "2025-02-10", "2025-04-01", "other")
-    [card], _ = cards_for(patient(regimens=(lap,), orders=(draft("lapatinib"),)))
-    assert card["indicator"] == "info"
-    assert "suggestions" not in card
+    cards_found, _ = cards_for(patient(regimens=(lap,), orders=(draft("lapatinib"),)))
+    assert cards_found == []
 
 
 @pytest.mark.parametrize(

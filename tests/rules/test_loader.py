@@ -32,7 +32,19 @@ RULE = "rules/lapatinib-rechallenge.toml"
     ("file", "old", "new", "message"),
     [
         (RULE, 'fact = "her2_positive"', 'fact = "her2_pozitive"', "unknown fact 'her2_pozitive'"),
-        (RULE, 'regimen = "t-dxd"', 'regimen = "t-dxx"', "unknown regimen 't-dxx'"),
+        (
+            RULE,
+            'regimens = ["tucatinib-triplet", "t-dxd"]',
+            'regimens = ["tucatinib-triplet", "t-dxx"]',
+            "unknown regimen 't-dxx'",
+        ),
+        # A citation must name a recommendation in the ASCO 2022 table.
+        (
+            RULE,
+            "rec. 7.1 and 9.1",
+            "rec. 7.1 and 9.9",
+            "cites ASCO 2022 rec. 9.9, not in the table",
+        ),
         (RULE, 'indicator = "critical"', 'indicator = "urgent"', "indicator"),
         (RULE, 'id = "LAPATINIB-RECHALLENGE"', 'id = "lapatinib rechallenge"', "id"),
         (

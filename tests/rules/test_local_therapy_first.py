@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from cds_service.state.model import Fact
 from tests.rules.builders import d, draft, patient, progression, regimen, srs
-from tests.rules.rendering import cards_of, run, traces_of
+from tests.rules.rendering import cards_of, created_codes, run, traces_of
 
 RULE = "LOCAL-THERAPY-FIRST"
 
@@ -26,8 +26,8 @@ def test_patient_view_advises_srs_and_keeping_the_current_regimen():
     [card] = cards_of(RULE, new_mets_stable_on_hp())
     assert card["indicator"] == "info"
     assert (
-        card["summary"] == "New brain metastases, extracranial disease controlled: "
-        "consider SRS and keep trastuzumab + pertuzumab"
+        card["summary"] == "2 new brain metastases, extracranial disease controlled: "
+        "SRS, and keep trastuzumab + pertuzumab"
     )
     detail = card["detail"]
     for seen in (
@@ -37,18 +37,20 @@ def test_patient_view_advises_srs_and_keeping_the_current_regimen():
         "Current therapy: trastuzumab + pertuzumab (since 2023-10-02)",
     ):
         assert seen in detail
-    assert detail.index("Extracranial disease stable") < detail.index("SRS, or surgery")
-    assert "rec. 8.1" in detail and "tucatinib + trastuzumab + capecitabine" in detail
-    assert "suggestions" not in card
+    assert detail.index("Extracranial disease stable") < detail.index("SRS alone, or surgery")
+    # Rec. 8.1 is not in the verified ASCO table: the statement rests on ASCO-SNO-ASTRO 2022.
+    uncounted = replace(new_mets_stable_on_hp(), brain_lesion_count=Fact.unknown())
+    assert cards_of(RULE, uncounted)[0]["summary"].startswith("New brain metastases, extracranial")
+    assert "ASCO-SNO-ASTRO 2022" in detail and "rec. 8.1" not in detail
+    assert "tucatinib + trastuzumab + capecitabine (ASCO 2022 rec. 7.1)" in detail
+    [srs_order] = card["suggestions"]
+    assert created_codes(card) == [["77432"]] and srs_order["label"].startswith("Order SRS")
 
 
-def test_a_new_regimen_ordered_is_told_switching_is_not_required_without_being_discouraged():
+def test_a_new_regimen_ordered_draws_no_switching_not_required_card():
+    # "Switching is not required" has nothing to act on (CLINICAL_RULES.md, "Proportionate").
     state = new_mets_stable_on_hp(orders=(draft("tucatinib+capecitabine"),))
-    [card] = cards_of(RULE, state, "order-select")
-    assert card["indicator"] == "info"
-    assert "not required" in card["summary"]
-    assert "also reasonable" in card["detail"]
-    assert "suggestions" not in card and "overrideReasons" not in card
+    assert cards_of(RULE, state, "order-select") == []
 
 
 def test_order_select_of_srs_alone_is_silent():
@@ -67,7 +69,9 @@ def test_it_speaks_instead_of_the_cns_active_drug_card():
         t.reason
         for t in evaluation.traces
         if t.rule_id == "CNS-ACTIVE-THERAPY" and t.outcome == "suppressed"
-    ] == ["suppressed by LOCAL-THERAPY-FIRST"]
+    ] == [
+        "suppressed by LOCAL-THERAPY-FIRST: newly diagnosed, untreated brain metastases: local therapy first"
+    ]
     # One trace per rule: never "fired" and "suppressed" side by side.
     assert [t.outcome for t in evaluation.traces if t.rule_id == "CNS-ACTIVE-THERAPY"] == [
         "suppressed"

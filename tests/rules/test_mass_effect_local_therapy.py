@@ -22,10 +22,14 @@ def cerebellar(**extra):
 def test_patient_view_warns_local_therapy_first_with_facts_and_source():
     [card] = cards_of(RULE, cerebellar())
     assert card["indicator"] == "warning"
-    assert "local therapy first" in card["summary"]
+    # Size is said as "large", beside the recorded mass effect, never as mass effect itself.
+    assert card["summary"] == (
+        "Mass effect recorded; large brain lesion (3.8 cm): "
+        "neurosurgical evaluation and local therapy first"
+    )
     detail = card["detail"]
     assert detail.index("**What we saw**") < detail.index("neurosurgical evaluation")
-    assert "mass effect recorded, brain lesion 3.8 cm" in detail
+    assert "- Mass effect recorded; large brain lesion (3.8 cm)" in detail
     assert "Brain metastases since 2024-05-14" in detail
     assert "radiotherapy to the cavity" in detail and "corticosteroids" in detail
     assert "comes afterwards, not instead" in detail
@@ -41,7 +45,7 @@ def test_ordering_the_tucatinib_triplet_gets_the_local_therapy_warning_and_no_dr
     assert [c["source"]["topic"]["code"] for c in rendered] == [RULE]
     [card] = rendered
     assert card["indicator"] == "warning"
-    assert "New order: capecitabine + trastuzumab + tucatinib" in card["detail"]
+    assert "New order: tucatinib + trastuzumab + capecitabine" in card["detail"]
     assert [r["code"] for r in card["overrideReasons"]] == [
         "local-therapy-planned",
         "not-a-candidate-for-local-therapy",

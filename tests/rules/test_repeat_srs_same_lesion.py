@@ -41,14 +41,14 @@ def test_repeat_srs_to_a_treated_site_after_progression_is_a_conditional_warning
     detail = card["detail"]
     assert "Order being placed: Stereotactic radiosurgery to Left frontal lobe" in detail
     assert "Earlier SRS to Left frontal lobe on 2024-06-05, about 29 months ago" in detail
-    assert "Intracranial progression 2026-08-20" in detail
-    assert detail.index("2024-06-05") < detail.index("If this order treats the same lesion")
-    assert "68.6%" in detail and "Narloch JL et al. Neuro-Oncology 2017" in detail
+    assert "Brain progression 2026-08-20: brain MRI: new lesions" in detail
+    assert detail.index("2024-06-05") < detail.index("If this order re-treats the same lesion")
+    assert "68.6%" in detail and "Narloch JL, Neuro-Oncology 2017" in detail
     assert (
         "perfusion MRI, amino-acid PET or tissue" in detail
         and "laser interstitial thermal therapy" in detail
     )
-    assert "rec. 6.1" in detail and "tumour board" in detail
+    assert "rec. 6.1" in detail and "Discuss at tumour board." in detail
     assert "progression-confirmed" in [r["code"] for r in card["overrideReasons"]]
     assert "suggestions" not in card
 
@@ -84,7 +84,7 @@ def test_a_concurrent_antibody_drug_conjugate_is_named():
     [card] = cards_of(
         RULE, treated_twice(srs_order("Left frontal lobe"), regimens=(tdxd,)), "order-select"
     )
-    assert "Concurrent antibody-drug conjugate (t-dxd)" in card["detail"]
+    assert "Concurrent antibody-drug conjugate (trastuzumab deruxtecan)" in card["detail"]
     [plain] = cards_of(RULE, treated_twice(srs_order("Left frontal lobe")), "order-select")
     assert "antibody-drug conjugate" not in plain["detail"]
 

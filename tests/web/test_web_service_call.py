@@ -409,15 +409,23 @@ def test_patient_view_cards_link_to_the_timeline_smart_app(client):
     request = from_bundle(bundle, "patient-view", as_of="2026-11-23")
     cards = client.post("/cds-services/her2-cns-patient-view", json=request).get_json()["cards"]
     assert cards
-    for card in cards:
-        smart = [link for link in card["links"] if link["type"] == "smart"]
-        assert smart == [
+    # Each link once per response (CLINICAL_RULES.md): the first card carries the timeline.
+    smart = [
+        (index, link)
+        for index, card in enumerate(cards)
+        for link in card.get("links", [])
+        if link["type"] == "smart"
+    ]
+    assert smart == [
+        (
+            0,
             {
                 "label": "CNS history timeline",
                 "url": "http://localhost/smart/launch",
                 "type": "smart",
-            }
-        ]
+            },
+        )
+    ]
 
 
 def test_order_cards_carry_no_timeline_link(client):
