@@ -116,7 +116,8 @@ def _end_text(regimen: Regimen) -> str:
     return when(regimen.end) if regimen.end is not None else "end not recorded"
 
 
-def _dates(regimen: Regimen) -> str:
+def regimen_dates(regimen: Regimen) -> str:
+    """ "since 2025-02-10", "2025-02-10 to 2025-09-01", "2025-02-10 to end not recorded"."""
     if regimen.active:
         return f"since {when(regimen.start)}"
     return f"{when(regimen.start)} to {_end_text(regimen)}"
@@ -125,7 +126,7 @@ def _dates(regimen: Regimen) -> str:
 def regimen_text(regimen: Regimen) -> str:
     """ "lapatinib + capecitabine (2024-01-10 to 2024-09-02), stopped for toxicity: grade 3 diarrhoea"."""
     current = regimen.current_agents
-    text = f"{regimen_name(current)} ({_dates(regimen)})"
+    text = f"{regimen_name(current)} ({regimen_dates(regimen)})"
     completed = [c for c in regimen.courses if c.agent not in current]
     if completed:
         text += "; " + ", ".join(
@@ -389,7 +390,7 @@ def prior_lapatinib(ctx: FactContext) -> Stated:
     if _progressed(regimen):
         event = regimen.progression
         name = regimen_name(regimen.agents)
-        lines = [f"{name[:1].upper()}{name[1:]} {_dates(regimen)}"]
+        lines = [f"{name[:1].upper()}{name[1:]} {regimen_dates(regimen)}"]
         if event is not None:
             # What the record said is in the evidence (explain); the line stays short.
             where = "brain progression" if event.site == "intracranial" else "progression"
@@ -541,6 +542,15 @@ def new_systemic_therapy_ordered(ctx: FactContext) -> Stated:
     names = regimen_name({a for o in orders for a in o.agents & systemic})
     refs = tuple(o.reference for o in orders)
     return Stated(True, f"New order: {names}", refs, {"ordered": names})
+
+
+@fact("resection_ordered")
+def resection_ordered(ctx: FactContext) -> Stated:
+    """A draft order for brain tumour resection: the local-therapy advice is being acted on."""
+    orders = [o for o in ctx.state.draft_orders if o.procedure == "resection"]
+    if not orders:
+        return Stated(False)
+    return Stated(True, "New order: resection", tuple(o.reference for o in orders))
 
 
 @fact("brain_lesion_count")

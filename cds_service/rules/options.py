@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from cds_service.rules.facts import regimen_text, when
+from cds_service.rules.facts import regimen_dates, when
 from cds_service.rules.model import Knowledge, OptionsSpec, Orderable, RegimenOption
 from cds_service.rules.wording import course_stop, regimen_name
 from cds_service.state.model import UNKNOWN, DraftOrder, PatientState, Regimen
@@ -112,7 +112,7 @@ def _given(option: RegimenOption, state: PatientState) -> str:
     ]
     if not given:
         return ""
-    return f"given before: {regimen_text(given[-1])}; why it stopped is not recorded"
+    return f"given before ({regimen_dates(given[-1])}); why it stopped is not recorded"
 
 
 def card_options(

@@ -40,7 +40,21 @@ def stop_reason(reason: str | Unknown, detail: str = "") -> str:
     if reason is UNKNOWN or not isinstance(reason, str):
         return f"stopped: {detail}" if detail else ""
     words = str(policy()["stop_reasons"].get(reason, "stopped"))
+    detail = _own_words(detail, reason)
     return f"{words}: {detail}" if detail and detail.lower() not in words else words
+
+
+def _own_words(detail: str, reason: str) -> str:
+    """The record's stop wording inside a sentence: "Grade 3 diarrhoea (toxicity)" after "stopped
+    for toxicity" reads "grade 3 diarrhoea" (the category it repeats is dropped; a leading capital
+    is lowered unless the word is an abbreviation such as "ILD")."""
+    text = detail.strip()
+    for repeated in (f"({reason})", f"- {reason}", f": {reason}"):
+        if text.lower().endswith(repeated):
+            text = text[: -len(repeated)].rstrip()
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text
 
 
 def course_stop(courses: Iterable[DrugCourse]) -> str:

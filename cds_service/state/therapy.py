@@ -26,7 +26,6 @@ from cds_service.state.model import (
     Regimen,
     StopReason,
     Unknown,
-    agents_label,
 )
 from cds_service.state.parameters import (
     ADMINISTRATION_ACTIVE_DAYS,
@@ -293,10 +292,9 @@ def first_cns_metastasis(
     running = [r for r in lines if _started_before(r, when) and _covers_regimen(r, when)]
     if not running:
         return ()
-    regimen = max(running, key=lambda r: dates.earliest_key(r.start))
-    # Named by what was given then: chemotherapy completed earlier in the line is not.
-    given = agents_label({c.agent for c in regimen.courses if _covers(c, when)} or regimen.agents)
-    description = f"first {what} diagnosed during {given}"
+    # The event says what happened; the regimen it happened on is the card's to name (by the
+    # agents active that day), so the sentence never repeats it.
+    description = f"first {what} diagnosed"
     return (ProgressionEvent(when, "intracranial", "first-brain-metastasis", description, (ref,)),)
 
 

@@ -57,7 +57,7 @@ def test_a_regimen_given_and_stopped_for_an_unrecorded_reason_is_named_as_given(
     tdxd = regimen("t-dxd", "2023-02-01", "2023-08-01", None)
     [card] = cards_of(CNS, progressed_on_hp(tdxd))
     assert (
-        "- trastuzumab deruxtecan (DESTINY-Breast12); given before: trastuzumab deruxtecan "
+        "- trastuzumab deruxtecan (DESTINY-Breast12); given before "
         "(2023-02-01 to 2023-08-01); why it stopped is not recorded"
     ) in card["detail"]
     assert "not yet used" not in card["detail"]

@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from cds_service.testing import cards_by_rule, hook_request, load_json, post_hook
+from tests.state.support import state_of
 
 SCENARIO = Path(__file__).resolve().parents[2] / "fixtures/scenarios/03-progressed-after-thp.json"
 LOINC = "http://loinc.org"
@@ -91,10 +92,12 @@ def _suggested_codes(card: dict) -> list[list[str]]:
 
 
 def test_her2_by_ish_numbers_gives_the_cns_active_therapy_card(client: FlaskClient) -> None:
-    [card] = _cns_cards(client, _ish(2.4, 5.1))
+    bundle = _ish(2.4, 5.1)
+    [card] = _cns_cards(client, bundle)
     assert card["indicator"] == "info"
-    assert "HER2-positive (ISH group 1: ratio 2.4, 5.1 copies, 2024-02-15)" in card["detail"]
     assert _suggested_codes(card) == GOLDEN_SUGGESTIONS
+    # The card leaves HER2 out of its five "what we saw" lines; explain shows where it came from.
+    assert state_of(bundle).her2.tests[0].method == "ISH group 1: ratio 2.4, 5.1 copies"
 
 
 @pytest.mark.parametrize(
@@ -109,10 +112,13 @@ def test_ish_numbers_that_do_not_make_her2_positive_give_no_her2_card(
 
 
 def test_a_free_text_problem_gives_breast_cancer_and_her2_together(client: FlaskClient) -> None:
-    [card] = _cns_cards(client, _free_text_problem("HER2+ breast ca"))
+    bundle = _free_text_problem("HER2+ breast ca")
+    [card] = _cns_cards(client, bundle)
     assert card["indicator"] == "info"
-    assert "HER2-positive (diagnosis: HER2+ breast ca, 2024-02-20)" in card["detail"]
     assert _suggested_codes(card) == GOLDEN_SUGGESTIONS
+    state = state_of(bundle)
+    assert state.breast_cancer.value is True
+    assert [t.method for t in state.her2.tests] == ["diagnosis: HER2+ breast ca"]
 
 
 @pytest.mark.parametrize("text", ["HER2 negative breast ca", "HER2-low breast cancer"])

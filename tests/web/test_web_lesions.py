@@ -142,7 +142,7 @@ def test_mass_effect_in_words_is_recorded(client) -> None:
     conclusion = "Left cerebellar metastasis 2.4 cm with mass effect on the fourth ventricle."
     result = post_hook(client, hook_request(_lesion_patient(conclusion), "patient-view"))
     (card,) = cards_by_rule(result)[MASS_EFFECT]
-    assert "mass effect recorded" in card["detail"]
+    assert "mass effect recorded" in card["detail"].lower()
 
 
 def test_a_tumor_size_observation_in_mm(client) -> None:

@@ -217,14 +217,9 @@ def test_given_regimens_the_triplet_is_given_with_its_dates_and_tdxd_progressed(
     tdxd = next(r for r in state.regimens if r.agents == {"t-dxd"})
     assert (tdxd.progression_relation, tdxd.progression.when.text) == ("on", "2026-08-20")
     # The card engineer's part: tucatinib was given, so no card may call CNS-active HER2 therapy
-    # unused (issue 17, "Given regimens"); see the strict xfail below.
+    # unused (issue 17, "Given regimens"): the test below.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cards (not the state) still title CNS-active therapy 'not yet used' though the state "
-    "shows tucatinib given and stopped: for the cards engineer (issue 17, 'Given regimens')",
-)
 def test_given_regimens_no_card_calls_cns_active_therapy_unused(client: FlaskClient) -> None:
     result = post_hook(client, hook_request(_given_regimens(), "patient-view"))
     texts = " ".join(c["summary"] + " " + c.get("detail", "") for c in result.cards).lower()
