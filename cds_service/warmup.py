@@ -27,6 +27,7 @@ from flask import Flask
 
 from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+from cds_service.observability import metrics
 from cds_service.services import SERVICES
 from cds_service.state.brain import MASS_EFFECT_TERMS
 from cds_service.state.terminology import mentions_any, valuesets
@@ -317,7 +318,8 @@ def quiet_runtime(app: Flask) -> Iterator[None]:
         clock=lambda: _DAY,
     )
     try:
-        yield
+        with metrics.suppressed():  # synthetic hooks are not traffic
+            yield
     finally:
         app.extensions["cds"] = runtime
 
