@@ -3,12 +3,15 @@
 # Both create .venv with `python3 -m venv` on first use. `serve` installs only what serving needs
 # (requirements.lock, hash-checked, and the package without its dependencies); `test` adds the
 # development tools. Each install is redone only when its inputs change (the stamp file's name
-# carries a checksum of them).
+# carries a checksum of them). The installs go through uv (pinned, installed by pip into the
+# venv): measured on this 2-core machine, pip took 25-35 s for the runtime alone, uv 3-5 s.
 
 PORT ?= 8080
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d ' ' -f 1)
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d ' ' -f 1)
 
@@ -29,13 +32,14 @@ $(FHIR_STAMP): tests/integration/sekmet-requirements.txt
 
 $(RUNTIME_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) --require-hashes -r requirements.lock
+	$(UV) --no-deps -e .
 	rm -f $(VENV)/.runtime-*
 	touch $@
 
 $(STAMP): $(RUNTIME_STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(UV) -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
