@@ -30,9 +30,14 @@ $(FHIR_STAMP): tests/integration/sekmet-requirements.txt
 	rm -f $(FHIR_VENV)/.installed-*
 	touch $@
 
-$(RUNTIME_STAMP):
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+# The venv is made without pip (ensurepip alone took 12 s here) and uv is put in it by the
+# system's pip; where there is none, by a venv's own pip.
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet uv==$(UV_VERSION) \
+	  || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv==$(UV_VERSION); }
+
+$(RUNTIME_STAMP): $(BIN)/uv
 	$(UV) --require-hashes -r requirements.lock
 	$(UV) --no-deps -e .
 	rm -f $(VENV)/.runtime-*
