@@ -38,6 +38,11 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once, as a crashed host would do."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
@@ -67,6 +72,7 @@ def start_service(
             stderr=subprocess.STDOUT,
             env=full_env,
             cwd=ROOT,
+            start_new_session=True,  # its own process group: kill() reaches the workers too
         )
     service = ServiceProcess(f"http://127.0.0.1:{port}", process, log)
     deadline = time.monotonic() + STARTUP_SECONDS
