@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import requests
+from service_process import start_service
 
 from cds_service.observability.logs import SafeFormatter, scrub
 from cds_service.testing import load_json
@@ -66,7 +67,6 @@ def test_an_exception_is_logged_as_its_type_and_code_locations_never_its_message
 def test_the_whole_log_of_a_json_run_holds_no_planted_marker_and_every_line_is_json(
     tmp_path, services
 ):
-    from conftest import start_service
 
     mark = "mk" + secrets.token_hex(6)
     patient = f"{mark}-patient"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from conftest import ROOT
+from service_process import ROOT
 
 from cds_service.services import SERVICES
 

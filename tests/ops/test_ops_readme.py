@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, start_service
+from service_process import ROOT, start_service
 
 PORT = 19640
 SKIP = re.compile(r"<!-- not run by tests/ops/test_ops_readme\.py: (?P<why>[^>]+?) -->\s*$")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import CDS_SERVICE, ROOT, ServiceProcess, start_service
 from prometheus_client.parser import text_string_to_metric_families
+from service_process import CDS_SERVICE, ROOT, ServiceProcess, start_service
 
 from cds_service.config import Settings
 from cds_service.feedback import FeedbackStore
