@@ -125,3 +125,48 @@ def test_a_failed_audit_write_is_counted_as_a_store_error_and_advice_still_goes_
 
     assert result.cards
     assert after - before == 1
+
+
+def test_metrics_of_a_served_replica_sum_every_gunicorn_worker(tmp_path, services):
+    import threading
+
+    import requests
+    from service_process import start_service
+
+    directory = tmp_path / "metrics"
+    service = start_service(
+        19650,
+        tmp_path / "service.log",
+        {
+            "CDS_AUTH": "off",
+            "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+            "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        },
+        workers=2,
+    )
+    services.append(service)
+    hook = load_json(HOOK)
+    statuses: list[int] = []
+
+    def post(count: int) -> None:
+        for _ in range(count):
+            url = f"{service.url}/cds-services/her2-cns-patient-view"
+            statuses.append(requests.post(url, json=hook, timeout=30).status_code)
+
+    threads = [threading.Thread(target=post, args=(6,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    text = requests.get(f"{service.url}/metrics", timeout=10).text
+    counted = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+    assert statuses == [200] * 24
+    key = ("cds_hook_requests_total", (("service", "her2-cns-patient-view"), ("status", "200")))
+    assert counted[key] == 24  # whichever worker answered /metrics, and none of the warm-up
+    writers = {path.stem.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")}
+    assert len(writers) == 2, writers  # both workers counted some
