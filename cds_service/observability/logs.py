@@ -1,6 +1,6 @@
 """Log lines that carry no patient data and cannot be forged, as text or as one JSON object each.
 
-Every line passes through `SafeFormatter`: FHIR references (`Condition/abc`) become a keyed hash
+Every line passes through `SafeFormatter`: query strings are removed, FHIR references (`Condition/abc`) become a keyed hash
 (`Condition/#3f2a...`, the first 16 hex digits of the audit's hash of the id), control characters
 are escaped, and the request id of the request being served is attached. gunicorn's own lines and
 its access lines go through the same formatter (see `GunicornLogger`)."""
@@ -33,6 +33,8 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 # `Type/id`: a FHIR resource type (CamelCase) and a FHIR id (1-64 of [A-Za-z0-9-.]).
 _REFERENCE = re.compile(r"\b([A-Z][a-z]+(?:[A-Z][a-z]+)*)/([A-Za-z0-9.\-]{1,64})")
+# A query string (`?name=value...`): it can carry a token, a SMART code or a patient id.
+_QUERY = re.compile(r"\?[A-Za-z_][A-Za-z0-9_.:\-]*=[^\s\"'<>]*")
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -70,7 +72,9 @@ def _escape_control(match: re.Match[str]) -> str:
 
 
 def scrub(text: str) -> str:
-    """`text` with FHIR references hashed and control characters escaped (one physical line)."""
+    """`text` with query strings removed, FHIR references hashed and control characters escaped
+    (one physical line)."""
+    text = _QUERY.sub("?(query removed)", text)
     return _CONTROL.sub(_escape_control, _REFERENCE.sub(_hash_reference, text))
 
 

@@ -144,3 +144,10 @@ def test_the_whole_log_of_a_json_run_holds_no_planted_marker_and_every_line_is_j
         "belongs to another patient" in e["message"] and "Condition/#" in e["message"]
         for e in entries
     )
+
+
+def test_a_query_string_in_a_message_is_removed():
+    line = scrub("GET /smart/timeline?code=abc123&state=xyz failed; Condition?patient=p-42 empty")
+
+    assert "abc123" not in line and "xyz" not in line and "p-42" not in line
+    assert line == "GET /smart/timeline?(query removed) failed; Condition?(query removed) empty"
