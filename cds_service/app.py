@@ -12,6 +12,7 @@ from flask_cors import CORS
 from cds_service.config import Settings
 from cds_service.engine import Engine
 from cds_service.feedback import FeedbackStore
+from cds_service.observability import logs, metrics
 from cds_service.web.auth import build_authenticator
 from cds_service.web.errors import register_error_handlers
 from cds_service.web.replays import SharedReplays
@@ -29,6 +30,8 @@ def create_app(
     settings = Settings.from_env() if settings is None else settings
     app = Flask(__name__)
     store = FeedbackStore.from_settings(settings)
+    # Ids in log lines are hashed as the audit hashes patient ids (its key, its hash).
+    logs.use_hasher(store.patient_hash)
     authenticator = build_authenticator(settings)
     # Replays are refused across workers and replicas: the seen jtis live in the store too.
     authenticator.replays = SharedReplays(store, settings.jti_cache_size)
@@ -39,6 +42,8 @@ def create_app(
         feedback=store,
         clock=clock or _default_clock(settings),
     )
+    # Each request gets an id, carried by its log lines, its access line and X-Request-Id.
+    app.wsgi_app = logs.RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     # Browser-based clients (the CDS Hooks sandbox) call every route, and must see the
     # headers on error responses too; flask-cors adds them to all responses and preflights.
     CORS(
@@ -54,6 +59,7 @@ def create_app(
     app.register_blueprint(bp)
     app.register_blueprint(smart_bp)
     register_error_handlers(app)
+    metrics.install(app)
     _warn_about_dev_settings(settings)
     return app
 

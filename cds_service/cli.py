@@ -7,6 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from cds_service import __version__
+from cds_service.errors import ConfigError
+
 # Each command lives in its own module with `register(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cds_service.commands.serve", "run the service"),
@@ -21,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -37,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except ConfigError as exc:
+        # One line naming the setting (the message does), no traceback: exit status 2.
+        print(f"cds-service: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,10 +11,22 @@ from pathlib import Path
 
 from cds_service.errors import ConfigError
 
-DEFAULT_DATABASE_URL = "sqlite:///var/cds-service.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def default_database_url(env: Mapping[str, str]) -> str:
+    """SQLite in the user's state directory ($XDG_STATE_HOME, else ~/.local/state): the same file
+    whichever directory `serve` or `report` is run from."""
+    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/state")
+    return f"sqlite:///{Path(state).expanduser().resolve() / 'cds-service' / 'cds-service.sqlite3'}"
+
+
+DEFAULT_DATABASE_URL = default_database_url(os.environ)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
     if value is None or value == "":
         return default
     lowered = value.strip().lower()
@@ -21,7 +34,26 @@ def _flag(value: str | None, default: bool) -> bool:
         return True
     if lowered in {"0", "off", "false", "no"}:
         return False
-    raise ConfigError(f"expected on/off, got {value!r}")
+    raise ConfigError(f"{name} must be on or off, got {value!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name) or default
+    for choice in choices:
+        if raw.strip().lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
+def _https_only(name: str, urls: tuple[str, ...]) -> tuple[str, ...]:
+    # Refused here rather than on every call: the allow-list honours http:// only for dev servers.
+    for url in urls:
+        if not url.lower().startswith("https://"):
+            raise ConfigError(
+                f"{name} entries must be https:// URLs, got {url!r} "
+                "(http:// servers for local development go in CDS_FHIR_DEV_SERVERS)"
+            )
+    return urls
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -30,7 +62,7 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -38,8 +70,9 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         number = float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if number <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    if not math.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
+        kind = "zero or more" if zero_ok else "positive"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}")
     return number
 
 
@@ -86,6 +119,8 @@ class Settings:
     store_timeout: float = 0.25
     # Audit rows wait here (durably) until the store has them; default: beside the SQLite file.
     spool_dir: Path | None = None
+    # "text" (one line per event) or "json" (one JSON object per line), access lines included.
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,26 +133,27 @@ class Settings:
         clients = env.get("CDS_CLIENTS")
         return cls(
             max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", 5 * 1024 * 1024)),
-            auth_enabled=_flag(env.get("CDS_AUTH"), True),
+            auth_enabled=_flag(env, "CDS_AUTH", True),
             clients_file=Path(clients) if clients else None,
-            jwt_leeway_seconds=int(_number(env, "CDS_JWT_LEEWAY", 60)),
+            jwt_leeway_seconds=int(_number(env, "CDS_JWT_LEEWAY", 60, zero_ok=True)),
             jti_cache_size=int(_number(env, "CDS_JTI_CACHE_SIZE", 100_000)),
             public_base_url=(env.get("CDS_PUBLIC_BASE_URL") or None),
-            fhir_servers=_list(env.get("CDS_FHIR_SERVERS")),
+            fhir_servers=_https_only("CDS_FHIR_SERVERS", _list(env.get("CDS_FHIR_SERVERS"))),
             fhir_dev_servers=_list(env.get("CDS_FHIR_DEV_SERVERS")),
             fhir_connect_timeout=_number(env, "CDS_FHIR_CONNECT_TIMEOUT", 0.5),
             fhir_read_timeout=_number(env, "CDS_FHIR_READ_TIMEOUT", 1.0),
             fhir_deadline=_number(env, "CDS_FHIR_DEADLINE", 1.5),
             fhir_page_cap=int(_number(env, "CDS_FHIR_PAGE_CAP", 5)),
             fhir_max_workers=int(_number(env, "CDS_FHIR_MAX_WORKERS", 8)),
-            database_url=env.get("CDS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=env.get("CDS_DATABASE_URL") or default_database_url(env),
             audit_key=env.get("CDS_AUDIT_KEY") or None,
             cors_origins=_list(env.get("CDS_CORS_ORIGINS")) or ("*",),
             secret_key=env.get("CDS_SECRET_KEY") or None,
             smart_client_id=env.get("CDS_SMART_CLIENT_ID") or "her2-cns-timeline",
-            clock_override=_flag(env.get("CDS_CLOCK_OVERRIDE"), False),
+            clock_override=_flag(env, "CDS_CLOCK_OVERRIDE", False),
             today=today,
-            log_level=env.get("CDS_LOG_LEVEL", "INFO"),
+            log_level=_choice(env, "CDS_LOG_LEVEL", LOG_LEVELS, "INFO"),
+            log_format=_choice(env, "CDS_LOG_FORMAT", LOG_FORMATS, "text"),
             store_timeout=_number(env, "CDS_STORE_TIMEOUT", 0.25),
             spool_dir=Path(env["CDS_SPOOL_DIR"]) if env.get("CDS_SPOOL_DIR") else None,
         )

@@ -100,7 +100,20 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
             "prefetch": dict(self.prefetch),
+            "usageRequirements": self.usage_requirements(),
         }
+
+    def usage_requirements(self) -> str:
+        """What an EHR must arrange before calling (CDS Hooks 2.0 discovery usageRequirements)."""
+        required = ", ".join(sorted(self.required))
+        return (
+            "The EHR's JWT issuer (iss) and its signing keys (jwks_url or jwks_file) must be "
+            "registered in the service's trusted-clients file (CDS_CLIENTS). "
+            f"Prefetch keys {required} are required, or a fhirServer the service is allowed to "
+            "query (CDS_FHIR_SERVERS) with fhirAuthorization; without them the call is answered "
+            "412. The other prefetch keys are optional: what they would show is treated as "
+            "unknown when they are absent."
+        )
 
     def resource_type(self, key: str) -> str:
         """The FHIR resource type a prefetch key reads (`Condition?patient=..` -> `Condition`)."""

@@ -27,6 +27,7 @@ from flask import Flask
 
 from cds_service.feedback import AuditRecord, FeedbackStore
 from cds_service.fhir.models import MODEL_CLASSES, FHIRResourceModel
+from cds_service.observability import metrics
 from cds_service.services import SERVICES
 from cds_service.state.terminology import valuesets
 from cds_service.testing import hook_request
@@ -316,7 +317,8 @@ def quiet_runtime(app: Flask) -> Iterator[None]:
         clock=lambda: _DAY,
     )
     try:
-        yield
+        with metrics.suppressed():  # synthetic hooks are not traffic
+            yield
     finally:
         app.extensions["cds"] = runtime
 

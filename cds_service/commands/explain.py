@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cds_service.errors import BadRequest
 from cds_service.fhir.record import PatientRecord, parse_record, settle
 from cds_service.state import derive
 from cds_service.state.evidence import references
@@ -23,6 +24,7 @@ from cds_service.state.model import (
 )
 from cds_service.state.serialize import state_to_json
 from cds_service.timeline import brain_mris, render_html
+from cds_service.web.validation import as_of_date
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +34,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--today",
         type=date.fromisoformat,
         default=None,
-        help="derive as of this date (YYYY-MM-DD); default: today",
+        help="derive as of this date (YYYY-MM-DD); default: a hook request's asOfDate "
+        "extension, else today",
     )
     parser.add_argument(
         "--html",
@@ -182,7 +185,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.path}: expected a JSON object", file=sys.stderr)
         return 2
     record, context = load(body)
-    today = args.today or date.today()
+    try:
+        # As `evaluate` does: --today, else a hook request's pinned date, else today.
+        today = args.today or as_of_date(body, date.today())
+    except BadRequest as exc:
+        print(f"{args.path}: {exc}", file=sys.stderr)
+        return 2
     # As the service does: what the state rests on is validated by fhir.resources.
     record, state = settle(record, lambda r: derive(r, today, context), references)
     if args.json:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,7 +19,7 @@ from gunicorn.workers.sync import SyncWorker
 
 from cds_service.app import create_app
 from cds_service.config import Settings
-from cds_service.errors import ConfigError
+from cds_service.observability import logs, metrics
 from cds_service.warmup import quiet_runtime, synthetic_requests, warm_up, warm_worker
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="gunicorn sync workers (default: one per CPU core; the work is CPU-bound)",
+        help="gunicorn workers (default: one per CPU the process may use, container CPU quota "
+        "included; the work is CPU-bound)",
     )
     parser.add_argument(
         "--dev",
@@ -115,20 +120,47 @@ def _send_all_then_close_write(sock: socket.socket, data: bytes) -> None:
         pass  # the worker closed first; handle() has logged why
 
 
+def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its CPU affinity, capped by a container's CPU quota (cgroup v2
+    cpu.max, else v1 cfs quota/period), rounded up. os.cpu_count() sees the host's cores."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus or 1, max(1, math.ceil(quota)))
+    return max(1, cpus or 1)
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    try:
+        fields = (root / "cpu.max").read_text().split()  # "max 100000" or "150000 100000"
+        if fields and fields[0] != "max":
+            return int(fields[0]) / int(fields[1])
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.dev:
         for name, value in _DEV_DEFAULTS.items():
             env.setdefault(name, value)
-    try:
-        settings = Settings.from_env(env)
-    except ConfigError as exc:
-        log.error("bad configuration: %s", exc)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    workers = 1 if args.dev else (args.workers or os.cpu_count() or 1)
+    settings = Settings.from_env(env)  # a ConfigError exits 2 with one line (cli.main)
+    logs.configure(settings.log_level, settings.log_format)
+    workers = 1 if args.dev else (args.workers or usable_cpus())
+    # Every worker writes its metrics to this directory and /metrics sums them; set before the
+    # app (and prometheus_client) is loaded. A directory we made is removed when we stop.
+    made_metrics_dir = not os.environ.get(metrics.MULTIPROC_ENV)
+    if made_metrics_dir:
+        os.environ[metrics.MULTIPROC_ENV] = tempfile.mkdtemp(prefix="cds-metrics-")
+    metrics.prepare_multiprocess_dir(os.environ[metrics.MULTIPROC_ENV])
+    logs.GunicornLogger.format_name = settings.log_format
     options: dict[str, Any] = {
         "bind": f"{args.host}:{args.port}",
         "workers": workers,
@@ -141,14 +173,16 @@ def run(args: argparse.Namespace) -> int:
         "control_socket_disable": True,
         "loglevel": settings.log_level.lower(),
         "accesslog": "-",
-        # The access log line carries only method, path, status and timing: no bodies.
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # Access lines through the service's formatter: method, path (no query string), status,
+        # size, time and request id; no client address, header or body.
+        "logger_class": logs.GunicornLogger,
+        "child_exit": lambda _arbiter, worker: metrics.worker_exited(worker.pid),
         # Repeat the synthetic hooks in each worker: per-process caches fill before real traffic.
         "post_worker_init": _post_worker_init,
     }
     try:
         _Gunicorn(settings, options).run()
-    except ConfigError as exc:
-        log.error("refusing to start: %s", exc)
-        return 2
+    finally:
+        if made_metrics_dir:
+            shutil.rmtree(os.environ[metrics.MULTIPROC_ENV], ignore_errors=True)
     return 0

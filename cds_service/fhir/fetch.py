@@ -14,6 +14,7 @@ from cds_service.config import Settings
 from cds_service.errors import FhirFetchError
 from cds_service.fhir import client
 from cds_service.fhir.allowlist import Base, check_fhir_server
+from cds_service.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def fetch_missing(
         key: _outcome(key, _query(base, queries[key], None, settings), future, settings)
         for key, future in futures.items()
     }
+    metrics.count_fetches({key: result.ok for key, result in results.items()})
     log.info(
         "FHIR fetch: %d of %d keys fetched in %.0f ms",
         sum(result.ok for result in results.values()),

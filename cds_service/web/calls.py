@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from cds_service.engine import Answer
 from cds_service.feedback import AuditRecord
 from cds_service.fhir.prefetch import resolve
+from cds_service.observability import metrics
 from cds_service.services import ServiceDefinition
 from cds_service.web.auth import Caller
 from cds_service.web.runtime import Runtime
@@ -53,6 +54,7 @@ def answer_call(
         " ".join(f"{k}={v}" for k, v in timings.items()),
     )
     _audit(rt, service, request, answer, timings)
+    metrics.count_cards(answer.cards)
     return {"cards": answer.cards}
 
 
@@ -76,4 +78,5 @@ def _audit(
     try:
         rt.feedback.record_audit(record)
     except Exception:  # an audit failure must not withhold advice from the clinician
+        metrics.count_store_error("audit")
         log.exception("audit record failed for hookInstance=%s", record.hook_instance)
