@@ -108,15 +108,10 @@ def ready() -> Response:
 
 
 def _store_problem(rt: Runtime) -> str | None:
-    """What is wrong with the store, or None. Uses FeedbackStore.check() where the store has it;
-    else a read-only query (warm() reads the audit tables' indexes and writes nothing)."""
-    check = getattr(rt.feedback, "check", None)
-    try:
-        if check is not None:
-            problem: str | None = check()
-            return problem
-        rt.feedback.warm()
-    except Exception as exc:  # the store's own errors name the database; say only the kind
+    """What is wrong with the store, or None (FeedbackStore.check() never raises); said once
+    under the "store" heading ("store: unavailable: ...", not "store: store unavailable")."""
+    problem = rt.feedback.check()
+    if problem is not None:
         metrics.count_store_error("ready")
-        return f"unavailable ({type(exc).__name__})"
+        return problem.removeprefix("store ")
     return None
