@@ -11,6 +11,7 @@ from pathlib import Path
 from cds_service.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/cds-service.sqlite3"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -47,8 +48,9 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
 class Settings:
     """Everything the service can be told by its operator. Defaults suit production."""
 
-    # Requests larger than this get 413 before any parsing.
-    max_body_bytes: int = 5 * 1024 * 1024
+    # Requests larger than this get 413 before any parsing. 64 MiB admits the prefetch of a
+    # heavily treated patient (five years of infusions: 10,000 resources, 11-20 MB) with room.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # JWT verification (CDS Hooks 2.0 security). Off only for local development.
     auth_enabled: bool = True
     clients_file: Path | None = None
@@ -92,7 +94,7 @@ class Settings:
             raise ConfigError(f"CDS_TODAY must be an ISO date, got {today_raw!r}") from exc
         clients = env.get("CDS_CLIENTS")
         return cls(
-            max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", 5 * 1024 * 1024)),
+            max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             auth_enabled=_flag(env.get("CDS_AUTH"), True),
             clients_file=Path(clients) if clients else None,
             jwt_leeway_seconds=int(_number(env, "CDS_JWT_LEEWAY", 60)),

@@ -1,11 +1,32 @@
-"""Request bodies in (size-capped, orjson) and JSON responses out."""
+"""Request bodies in (size-capped, orjson; large ones one at a time) and JSON responses out."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 from flask import Request, Response
 
 from cds_service.errors import BadRequest, PayloadTooLarge
+
+# A body this large (or of unknown length) takes the process's one large-body slot while it is
+# read, parsed and answered: a heavily treated patient's record is 10-20 MB and its parsed JSON
+# several times that, so a threaded server must not hold many at once. Smaller ones never wait.
+LARGE_BODY_BYTES = 1024 * 1024
+_large_body_slot = threading.Lock()
+
+
+@contextmanager
+def body_slot(request: Request) -> Iterator[None]:
+    """Hold the large-body slot for the request if its body is large; others go straight on."""
+    declared = request.content_length
+    if declared is not None and declared < LARGE_BODY_BYTES:
+        yield
+        return
+    with _large_body_slot:
+        yield
 
 
 def json_response(payload: object, status: int = 200) -> Response:
