@@ -289,6 +289,18 @@ def _view_type(resource_type: str) -> Any:
 
 
 @cache
+def concept_elements(resource_type: str) -> frozenset[str]:
+    """The elements of a resource type's view that are CodeableConcepts (one or a list): a code
+    in one of them stays in the view."""
+    fields = _view_type(resource_type).__annotations__
+    return frozenset(
+        name
+        for name, annotation in fields.items()
+        if CodeableConcept in (arg := typing.get_args(annotation)[0], *typing.get_args(arg))
+    )
+
+
+@cache
 def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
     """The compiled validator of a resource type's view (built once per type)."""
     return TypeAdapter(_view_type(resource_type))
