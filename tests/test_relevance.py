@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cds_service.fhir import record as record_module
 from cds_service.fhir import relevance
 from cds_service.fhir.record import parse_record
 from cds_service.fhir.relevance import is_relevant, relevant_items
@@ -302,6 +303,12 @@ def test_the_joint_text_screen_decides_as_each_resource_alone():
 # --- out of sight: resources ruled out on their JSON, before any view is built ---------------
 
 
+@pytest.fixture
+def screen_every_record(monkeypatch):
+    """Rule resources out before their views however small the record (the tests' are small)."""
+    monkeypatch.setattr(record_module, "SCREEN_BEFORE_VIEWS_FROM", 0)
+
+
 def _record_judging_every_view(items, monkeypatch) -> object:
     with monkeypatch.context() as patched:
         patched.setattr(relevance, "out_of_sight", lambda resources: set())
@@ -312,7 +319,7 @@ def test_vitals_and_unrelated_problems_are_ruled_out_before_their_views_are_buil
     assert relevance.out_of_sight([BODY_WEIGHT, OBESITY, BRAIN_METS_OF_LUNG]) == {0, 1}
 
 
-def test_a_resource_whose_view_keeps_no_code_is_not_ruled_out():
+def test_a_resource_whose_view_keeps_no_code_is_not_ruled_out(screen_every_record):
     # Coded only in an element its view drops (category): its view is uncoded, and kept.
     coded_elsewhere = {
         "resourceType": "Condition",
@@ -326,7 +333,7 @@ def test_a_resource_whose_view_keeps_no_code_is_not_ruled_out():
     assert [d["id"] for d in parse_record([("conditions", coded_elsewhere)]).documents] == ["c-1"]
 
 
-def test_a_ruled_out_resource_a_kept_one_refers_to_is_read(monkeypatch):
+def test_a_ruled_out_resource_a_kept_one_refers_to_is_read(screen_every_record, monkeypatch):
     # A weight tied by focus to the obesity Condition (kept: focus) makes that Condition count.
     weight_of = dict(BODY_WEIGHT, id="wt-2", focus=[{"reference": "Condition/ob-1"}])
     items = [("observations", BODY_WEIGHT), ("conditions", OBESITY), ("observations", weight_of)]
@@ -335,7 +342,7 @@ def test_a_ruled_out_resource_a_kept_one_refers_to_is_read(monkeypatch):
     assert record == _record_judging_every_view(items, monkeypatch)
 
 
-def test_a_ruled_out_copy_of_a_kept_resource_is_read_as_before(monkeypatch):
+def test_a_ruled_out_copy_of_a_kept_resource_is_read_as_before(screen_every_record, monkeypatch):
     mentioned = dict(OBESITY, note=[{"text": "new brain metastasis on MRI"}])
     items = [("conditions", OBESITY), ("conditions", mentioned)]
     record = parse_record(items)
@@ -344,7 +351,9 @@ def test_a_ruled_out_copy_of_a_kept_resource_is_read_as_before(monkeypatch):
 
 
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.stem)
-def test_every_fixture_gives_the_record_judging_every_view_gives(path, monkeypatch):
+def test_every_fixture_gives_the_record_judging_every_view_gives(
+    path, screen_every_record, monkeypatch
+):
     items = _items(path)
     assert parse_record(items) == _record_judging_every_view(items, monkeypatch)
 

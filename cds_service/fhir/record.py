@@ -211,6 +211,12 @@ def _check(
     return checked
 
 
+# From this many resources on, ruling some out before their views are built pays (below it, the
+# extra look at each resource's JSON costs more than the views it spares: 30 resources took
+# 0.5 ms with it, 0.4 without; 200 took 2.7 with it, 4.0 without).
+SCREEN_BEFORE_VIEWS_FROM = 64
+
+
 def parse_record(
     items: Iterable[tuple[str, object]],
     unavailable: Iterable[str] = (),
@@ -240,7 +246,8 @@ def parse_record(
             log.warning("%s", note)
             repaired.append(note)
         received.append((source, raw))
-    unseen = out_of_sight([raw for _, raw in received]) if relevant_only else set()
+    screen = relevant_only and len(received) >= SCREEN_BEFORE_VIEWS_FROM
+    unseen = out_of_sight([raw for _, raw in received]) if screen else set()
     report = is_relevant if relevant_only else (lambda raw: True)
     checked = _check(
         received, [i for i in range(len(received)) if i not in unseen], report, skipped

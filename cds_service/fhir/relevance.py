@@ -275,10 +275,9 @@ def _keeps_a_code(resource: dict) -> bool:
         value = resource.get(name)
         for concept in value if isinstance(value, list) else (value,):
             codings = concept.get("coding") if isinstance(concept, dict) else None
-            if isinstance(codings, list) and any(
-                isinstance(c, dict) and isinstance(c.get("code"), str) for c in codings
-            ):
-                return True
+            for coding in codings if isinstance(codings, list) else ():
+                if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                    return True
     return False
 
 
