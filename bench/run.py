@@ -330,18 +330,31 @@ def throughput(
     server: Server, payload: Payload, concurrency: int, seconds: float, blocks: int
 ) -> dict[str, float]:
     """Requests per second at `concurrency`, service and baseline in alternating blocks."""
-    done: dict[str, int] = {"service": 0, "baseline": 0}
-    spent: dict[str, float] = {"service": 0.0, "baseline": 0.0}
+    targets = {"service": (server.port, payload.path), "baseline": (server.port, BASELINE_PATH)}
+    return alternating_rps(targets, payload, concurrency, seconds, blocks)
+
+
+def alternating_rps(
+    targets: dict[str, tuple[int, str]],
+    payload: Payload,
+    concurrency: int,
+    seconds: float,
+    blocks: int,
+) -> dict[str, float]:
+    """Requests per second of each (port, path) target at `concurrency`, in alternating blocks."""
+    done = dict.fromkeys(targets, 0)
+    spent = dict.fromkeys(targets, 0.0)
     errors: list[str] = []
-    for block in range(2 * blocks):
-        name = ("service", "baseline")[block % 2]
-        path = payload.path if name == "service" else BASELINE_PATH
+    for block in range(len(targets) * blocks):
+        name = list(targets)[block % len(targets)]
+        port, path = targets[name]
         body = payload.body()
         stop = time.perf_counter() + seconds
         counts = [0] * concurrency
 
         def worker(
             slot: int,
+            port: int = port,
             path: str = path,
             body: bytes = body,
             stop: float = stop,
@@ -349,7 +362,7 @@ def throughput(
         ) -> None:
             while time.perf_counter() < stop:
                 try:
-                    status, _, _ = post(server.port, path, body)
+                    status, _, _ = post(port, path, body)
                 except OSError as exc:
                     errors.append(repr(exc))
                     continue
@@ -385,28 +398,29 @@ def cold_first_hook(
     return firsts
 
 
-def store_ratio(
-    workdir: Path, args: argparse.Namespace, payload: Payload, sqlite_rps: float
-) -> dict[str, Any] | None:
-    """c=16 service throughput with PostgreSQL as the store over the SQLite figure, measured
-    the same way, or None when no PostgreSQL is at hand.
+def store_ratio(workdir: Path, args: argparse.Namespace, payload: Payload) -> dict[str, Any] | None:
+    """c=16 service throughput with PostgreSQL as the store over the same with SQLite: two
+    servers up side by side, blocks alternating between them; None without a PostgreSQL.
 
     HOOK: bench/store_throughput.py (the store's own benchmark, another owner's) measures the
     store in depth; when it exists, its `run(database_url)` result is added under "store"."""
     url = _postgres_url()
     if url is None:
-        _log(
-            "no PostgreSQL (CDS_TEST_DATABASE_URL unset, none on 127.0.0.1:5432): store ratio skipped"
-        )
+        _log("no PostgreSQL (CDS_TEST_DATABASE_URL unset, none on 127.0.0.1:5432): store skipped")
         return None
-    _log(f"throughput c={args.concurrency} with PostgreSQL as the store ...")
-    with running_server(workdir, args, "postgres", database_url=url) as server:
-        _check(server, payload)
-        rps = throughput(server, payload, args.concurrency, args.block_seconds, args.blocks)
+    _log(f"throughput c={args.concurrency}, PostgreSQL and SQLite as the store, alternating ...")
+    with (
+        running_server(workdir, args, "postgres", database_url=url) as postgres,
+        running_server(workdir, args, "sqlite") as sqlite,
+    ):
+        _check(postgres, payload)
+        _check(sqlite, payload)
+        targets = {"postgres": (postgres.port, payload.path), "sqlite": (sqlite.port, payload.path)}
+        rps = alternating_rps(targets, payload, args.concurrency, args.block_seconds, args.blocks)
     result: dict[str, Any] = {
-        "postgres_rps": round(rps["service"], 1),
-        "sqlite_rps": round(sqlite_rps, 1),
-        "postgres_over_sqlite_c16": round(rps["service"] / sqlite_rps, 3),
+        "postgres_rps": round(rps["postgres"], 1),
+        "sqlite_rps": round(rps["sqlite"], 1),
+        "postgres_over_sqlite_c16": round(rps["postgres"] / rps["sqlite"], 3),
     }
     if (ROOT / "bench" / "store_throughput.py").exists():
         import store_throughput  # type: ignore[import-not-found]  # bench/, when present
@@ -517,7 +531,7 @@ def _measure(
         _log(f"throughput c={args.concurrency}, {args.blocks} x {args.block_seconds} s blocks ...")
         rps = throughput(server, payloads[30], args.concurrency, args.block_seconds, args.blocks)
         results["rps_c16"] = {k: round(v, 1) for k, v in rps.items()}
-    results["store"] = store_ratio(workdir, args, payloads[30], rps["service"])
+    results["store"] = store_ratio(workdir, args, payloads[30])
     results["slow_clients"] = slow_clients()
     _log(f"cold start: {args.restarts} restart(s) ...")
     firsts = cold_first_hook(workdir, args, payloads[30], args.restarts)
