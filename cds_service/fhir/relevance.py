@@ -41,7 +41,7 @@ import orjson
 from cds_service.fhir.models import MODEL_CLASSES
 from cds_service.fhir.references import identity
 from cds_service.fhir.view import concept_elements
-from cds_service.state.resources import VOID_CODES, is_void
+from cds_service.state.resources import is_void
 from cds_service.state.terminology import valuesets
 
 S = TypeVar("S")  # whatever tells where a resource came from
@@ -329,7 +329,7 @@ def _judge_all(resources: list[object]) -> list[tuple[bool, bytes | None]]:
     for n, at in enumerate(undecided):
         blob = blobs[at]
         matches = n in texts and _text_matches(blob, index)
-        decided[pending[at]] = (matches or _maybe_void(resources[pending[at]]), blob)
+        decided[pending[at]] = (matches or _void(resources[pending[at]]), blob)
     return decided
 
 
@@ -353,16 +353,6 @@ def _text_candidates(blobs: list[bytes], index: _Index) -> set[int]:
     from the next in ids, dates and numbers only): each distinct text is screened once."""
     memo: dict[bytes, bool] = {}
     return {at for at, blob in enumerate(blobs) if not _screened_out(blob, index, memo)}
-
-
-def _maybe_void(resource: object) -> bool:
-    """_void, asked only when it may be True: a status with a void value, a verification status,
-    or status elements that are not plain (is_void could fail on them: then the resource is kept)."""
-    if isinstance(resource, dict) and "verificationStatus" not in resource:
-        status = resource.get("status")
-        if status is None or (status.__class__ is str and status not in VOID_CODES):
-            return False
-    return _void(resource)
 
 
 def _void(resource: object) -> bool:

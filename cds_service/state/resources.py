@@ -13,8 +13,6 @@ from cds_service.state.terminology import codings
 # Statuses that mean "this did not happen" or "this record is wrong", per resource type.
 _VOID_STATUS = {"entered-in-error", "cancelled", "not-done", "refuted", "not-taken", "draft"}
 _VOID_VERIFICATION = {"entered-in-error", "refuted"}
-# Every value that can make a resource void (fhir/relevance screens whole records for them).
-VOID_CODES = frozenset(_VOID_STATUS | _VOID_VERIFICATION)
 
 
 def reference(resource: dict) -> str:
