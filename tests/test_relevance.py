@@ -381,3 +381,17 @@ def test_the_heavy_benchmark_record_gives_the_record_judging_every_view_gives(mo
     record = parse_record(items)
     assert len(relevance.out_of_sight([raw for _, raw in items])) > len(items) // 2
     assert record == _record_judging_every_view(items, monkeypatch)
+
+
+def test_a_record_with_escapes_or_non_ascii_text_is_judged_as_each_resource_alone():
+    # One such resource sends the whole record's word screen the careful way, per resource.
+    resources = [
+        BODY_WEIGHT,
+        dict(OBESITY, id="o2", note=[{"text": "\u212aadcyla started"}]),  # Kelvin sign: Kadcyla
+        dict(OBESITY, id="o3", note=[{"text": "seen\u0007srs planned"}]),  # a \u escape
+        dict(OBESITY, id="o4", note=[{"text": "café, weight stable"}]),
+        dict(BODY_WEIGHT, id="w2"),
+    ]
+    alone = [relevance._judge_all([r])[0][0] for r in resources]
+    assert [decision for decision, _ in relevance._judge_all(resources)] == alone
+    assert alone == [False, True, True, True, False]

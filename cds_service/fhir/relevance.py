@@ -217,14 +217,21 @@ def _screened_out(blob: bytes, index: _Index, memo: dict[bytes, bool] | None = N
         return False  # \u escapes (control characters) are rare: the exact test reads them
     if not blob.isascii() and any(letter in blob for letter in _HIDDEN_LETTERS):
         return False
+    return _words_screened_out(blob, index.screen, memo)
+
+
+def _words_screened_out(
+    blob: bytes, screen: frozenset[bytes], memo: dict[bytes, bool] | None
+) -> bool:
+    """_screened_out of a blob with no \\u escape and no hidden letter."""
     # Read as is, "\nsrs" holds the word nsrs: the screen holds that form too (see _screen).
     # Bytes beyond ASCII lower to no letter here, as in the exact test.
     text = blob.translate(_TO_WORDS, _DIGITS)
     if memo is None:
-        return index.screen.isdisjoint(text.split())
+        return screen.isdisjoint(text.split())
     out = memo.get(text)
     if out is None:
-        out = memo[text] = index.screen.isdisjoint(text.split())
+        out = memo[text] = screen.isdisjoint(text.split())
     return out
 
 
@@ -281,8 +288,9 @@ def _keeps_a_code(resource: dict) -> bool:
     return False
 
 
-def _readable(resource: object) -> bool | bytes:
-    """is_relevant's answer when the resource's kind alone decides it, else its JSON."""
+def _decided_by_kind(resource: object) -> bool | None:
+    """is_relevant's answer when the resource's kind alone decides it, else None (its JSON
+    decides)."""
     if not isinstance(resource, dict):
         return True  # reported as skipped by parse_record
     resource_type = resource.get("resourceType")
@@ -292,8 +300,7 @@ def _readable(resource: object) -> bool | bytes:
         return False  # parse_record does not read this type at all
     if resource_type == "Observation" and resource.get("focus"):
         return True
-    blob = _blob(resource)
-    return True if blob is None else blob  # unreadable: malformed; the derivation must judge it
+    return None
 
 
 def _judge_all(resources: list[object]) -> list[tuple[bool, bytes | None]]:
@@ -305,27 +312,28 @@ def _judge_all(resources: list[object]) -> list[tuple[bool, bytes | None]]:
     their own, and each gets the answer it gets alone."""
     index = _index()
     decided: list[tuple[bool, bytes | None]] = []
-    pending: list[int] = []  # positions of the resources that are read as JSON
-    blobs: list[bytes] = []
+    pending: list[int] = []  # positions of the resources whose JSON decides
     for i, resource in enumerate(resources):
-        read = _readable(resource)
-        if isinstance(read, bytes):
+        by_kind = _decided_by_kind(resource)
+        decided.append((True if by_kind is None else by_kind, None))
+        if by_kind is None:
             pending.append(i)
-            blobs.append(read)
-            decided.append((False, read))
-        else:
-            decided.append((read, None))
+    read = [_blob(resources[i]) for i in pending]  # type: ignore[arg-type]  # dicts, by kind
+    blobs = [blob for blob in read if blob is not None]
+    # Unreadable JSON (too deep, not JSON data): malformed; kept, the derivation must judge it.
+    pending = [i for i, blob in zip(pending, read, strict=True) if blob is not None]
+    joined = b"\n".join(blobs)
     # A code in a value set, or one the screen cannot read: the exact code test for those.
-    hits = _hit_positions(index.code_screen, blobs)
+    hits = _hit_positions(index.code_screen, blobs, joined)
     undecided: list[int] = []  # coded, with no code in a value set: text and status decide
     for at, (i, blob) in enumerate(zip(pending, blobs, strict=True)):
         coded = _coded(blob, index) if at in hits else _uncoded_or_false(blob)
         # Uncoded (free text: the derivation must judge it) or in a value set: kept.
-        if coded is None or coded:
-            decided[i] = (True, blob)
-        else:
+        decided[i] = (True, blob)
+        if coded is False:
             undecided.append(at)
-    texts = _text_candidates([blobs[at] for at in undecided], index)
+    plain = b"\\u" not in joined and joined.isascii()  # no blob needs _screened_out's checks
+    texts = _text_candidates([blobs[at] for at in undecided], index, plain)
     for n, at in enumerate(undecided):
         blob = blobs[at]
         matches = n in texts and _text_matches(blob, index)
@@ -338,21 +346,25 @@ def _uncoded_or_false(blob: bytes) -> bool | None:
     return None if _CODE.search(blob) is None else False
 
 
-def _hit_positions(pattern: re.Pattern[bytes], blobs: list[bytes]) -> set[int]:
+def _hit_positions(pattern: re.Pattern[bytes], blobs: list[bytes], joined: bytes) -> set[int]:
     """Positions in `blobs` (compact JSON) of those in which `pattern` is found, by one scan of
-    them all, joined by newlines."""
+    `joined` (them all, joined by newlines)."""
     if not blobs:
         return set()
     starts = list(accumulate((len(b) + 1 for b in blobs[:-1]), initial=0))
-    return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(b"\n".join(blobs))}
+    return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(joined)}
 
 
-def _text_candidates(blobs: list[bytes], index: _Index) -> set[int]:
-    """Positions of the blobs the exact word test must read: all but those _screened_out.
-    Most of a record comes to a few texts once read as the screen reads it (a weight differs
-    from the next in ids, dates and numbers only): each distinct text is screened once."""
+def _text_candidates(blobs: list[bytes], index: _Index, plain: bool) -> set[int]:
+    """Positions of the blobs the exact word test must read: all but those _screened_out
+    (`plain`: none has a \\u escape or a character beyond ASCII). Most of a record comes to a few
+    texts once read as the screen reads it (a weight differs from the next in ids, dates and
+    numbers only): each distinct text is screened once."""
     memo: dict[bytes, bool] = {}
-    return {at for at, blob in enumerate(blobs) if not _screened_out(blob, index, memo)}
+    if not plain or index.screen is None:
+        return {at for at, blob in enumerate(blobs) if not _screened_out(blob, index, memo)}
+    screen = index.screen
+    return {at for at, blob in enumerate(blobs) if not _words_screened_out(blob, screen, memo)}
 
 
 def _void(resource: object) -> bool:
