@@ -8,7 +8,13 @@ conditions, medications and procedures. Every resource carries what an EHR adds 
 narrative, identifiers) and every filler CodeableConcept two codings (a standard code taken from
 the public example data in /work/shared/external, plus a site-local code).
 
+The heavy record (`ehr_record`, `--ehr`) is the same patient after five years of treatment as an
+EHR exports it: every three-weekly trastuzumab + pertuzumab infusion of the scenario's course, with
+its premedications and each drug's order, then the same filler up to the size asked
+(10,000 resources is about 15 MB).
+
     python bench/generate.py 30 > request-30.json
+    python bench/generate.py --ehr 10000 > request-10000.json
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -424,13 +431,91 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# The scenario's trastuzumab + pertuzumab course (its MedicationStatements), one infusion day every
+# three weeks; codes as the scenario's own (RxNorm) and the filler's premedications.
+COURSE = (date(2021, 4, 1), date(2025, 2, 5))
+CYCLE_DAYS = 21
+INFUSED = (
+    ("224905", "trastuzumab 440 MG injection"),
+    ("1298944", "pertuzumab 420 MG/14 ML injection"),
+)
+PREMEDICATIONS = (
+    ("315266", "Acetaminophen 500 MG"),
+    ("901813", "Diphenhydramine Hydrochloride 25 mg"),
+)
+
+
+def _treatment_days() -> list[date]:
+    day, days = COURSE[0], []
+    while day <= COURSE[1]:
+        days.append(day)
+        day += timedelta(days=CYCLE_DAYS)
+    return days
+
+
+def _infusion_day(
+    n: int, day: date, rng: random.Random, subject: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One cycle: premedications, then the two antibodies, each given (MedicationAdministration)
+    against its own order (MedicationRequest, completed)."""
+    resources: list[dict[str, Any]] = []
+    for k, (code, display) in enumerate(PREMEDICATIONS + INFUSED):
+        drug = _two_codings(RXNORM, code, display, rng)
+        order_id = f"order-{n}-{k}"
+        given = f"{day.isoformat()}T{9 + k:02d}:{rng.randint(0, 59):02d}:00Z"
+        resources.append(
+            {
+                "resourceType": "MedicationRequest",
+                "id": order_id,
+                "status": "completed",
+                "intent": "order",
+                "medicationCodeableConcept": drug,
+                "subject": subject,
+                "authoredOn": (day - timedelta(days=1)).isoformat(),
+                "requester": {"reference": "Practitioner/bench-pr-1", "display": "Bench Clinician"},
+            }
+        )
+        resources.append(
+            {
+                "resourceType": "MedicationAdministration",
+                "id": f"admin-{n}-{k}",
+                "status": "completed",
+                "medicationCodeableConcept": drug,
+                "subject": subject,
+                "effectiveDateTime": given,
+                "request": {"reference": f"MedicationRequest/{order_id}"},
+                "dosage": {
+                    "route": _two_codings(SNOMED, "26643006", "Oral route (qualifier value)", rng)
+                    if k < len(PREMEDICATIONS)
+                    else {"text": "Intravenous"},
+                },
+            }
+        )
+    return resources
+
+
 def generate(size: int, seed: int = SEED) -> dict[str, Any]:
     """A hook request whose prefetch holds `size` resources: the scenario's, then filler."""
+    return _request(size, seed, treatment=False)
+
+
+def ehr_record(size: int = 10_000, seed: int = SEED) -> dict[str, Any]:
+    """The heavy record: the scenario's, five years of infusions with their premedications and
+    orders, then filler up to `size` resources."""
+    return _request(size, seed, treatment=True)
+
+
+def _request(size: int, seed: int, *, treatment: bool) -> dict[str, Any]:
     rng = random.Random(seed)
     core, drafts, hook, as_of = _scenario()
     patient_id = next((r["id"] for r in core if r.get("resourceType") == "Patient"), PATIENT_ID)
     # Only what the service's prefetch asks for reaches it (no DiagnosticReport key, for one).
     resources = [_epic_like(r, rng) for r in core if r.get("resourceType") in PREFETCH_KEYS]
+    if treatment:
+        subject = {"reference": f"Patient/{patient_id}"}
+        for n, day in enumerate(_treatment_days()):
+            resources += [_epic_like(r, rng) for r in _infusion_day(n, day, rng, subject)]
+        del resources[size:]
     kinds, weights = [k for k, _ in FILLER_MIX], [w for _, w in FILLER_MIX]
     for i in range(max(0, size - len(resources))):
         kind = rng.choices(kinds, weights)[0]
@@ -478,4 +563,7 @@ def resource_count(request: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(generate(int(sys.argv[1]) if len(sys.argv) > 1 else 30), indent=1))
+    ehr = "--ehr" in sys.argv[1:]
+    sizes = [a for a in sys.argv[1:] if a != "--ehr"]
+    make = ehr_record if ehr else generate
+    print(json.dumps(make(int(sizes[0]) if sizes else (10_000 if ehr else 30)), indent=1))

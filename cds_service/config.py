@@ -13,6 +13,7 @@ from cds_service.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def default_database_url(env: Mapping[str, str]) -> str:
@@ -80,8 +81,9 @@ def _number(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool 
 class Settings:
     """Everything the service can be told by its operator. Defaults suit production."""
 
-    # Requests larger than this get 413 before any parsing.
-    max_body_bytes: int = 5 * 1024 * 1024
+    # Requests larger than this get 413 before any parsing. 64 MiB admits the prefetch of a
+    # heavily treated patient (five years of infusions: 10,000 resources, 11-20 MB) with room.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # JWT verification (CDS Hooks 2.0 security). Off only for local development.
     auth_enabled: bool = True
     clients_file: Path | None = None
@@ -132,7 +134,7 @@ class Settings:
             raise ConfigError(f"CDS_TODAY must be an ISO date, got {today_raw!r}") from exc
         clients = env.get("CDS_CLIENTS")
         return cls(
-            max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", 5 * 1024 * 1024)),
+            max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             auth_enabled=_flag(env, "CDS_AUTH", True),
             clients_file=Path(clients) if clients else None,
             jwt_leeway_seconds=int(_number(env, "CDS_JWT_LEEWAY", 60, zero_ok=True)),

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cds_service.fhir import record as record_module
 from cds_service.fhir import relevance
 from cds_service.fhir.record import parse_record
 from cds_service.fhir.relevance import is_relevant, relevant_items
@@ -328,3 +329,100 @@ def test_the_joint_text_screen_decides_as_each_resource_alone():
     alone = [_judge_all([r])[0][0] for r in resources]
     assert [decision for decision, _ in _judge_all(resources)] == alone
     assert alone == [False, False, True, False]
+
+
+# --- out of sight: resources ruled out on their JSON, before any view is built ---------------
+
+
+@pytest.fixture
+def screen_every_record(monkeypatch):
+    """Rule resources out before their views however small the record (the tests' are small)."""
+    monkeypatch.setattr(record_module, "SCREEN_BEFORE_VIEWS_FROM", 0)
+
+
+def _record_judging_every_view(items, monkeypatch) -> object:
+    with monkeypatch.context() as patched:
+        patched.setattr(relevance, "out_of_sight", lambda resources: set())
+        return parse_record(items)
+
+
+def test_vitals_and_unrelated_problems_are_ruled_out_before_their_views_are_built():
+    assert relevance.out_of_sight([BODY_WEIGHT, OBESITY, BRAIN_METS_OF_LUNG]) == {0, 1}
+
+
+def test_a_resource_whose_view_keeps_no_code_is_not_ruled_out(screen_every_record):
+    # Coded only in an element its view drops (category): its view is uncoded, and kept.
+    coded_elsewhere = {
+        "resourceType": "Condition",
+        "id": "c-1",
+        "category": OBESITY["code"],
+        "code": {"text": "restless legs"},
+        "subject": {"reference": "Patient/p"},
+    }
+    assert not is_relevant(coded_elsewhere)
+    assert relevance.out_of_sight([coded_elsewhere]) == set()
+    assert [d["id"] for d in parse_record([("conditions", coded_elsewhere)]).documents] == ["c-1"]
+
+
+def test_a_ruled_out_resource_a_kept_one_refers_to_is_read(screen_every_record, monkeypatch):
+    # A weight tied by focus to the obesity Condition (kept: focus) makes that Condition count.
+    weight_of = dict(BODY_WEIGHT, id="wt-2", focus=[{"reference": "Condition/ob-1"}])
+    items = [("observations", BODY_WEIGHT), ("conditions", OBESITY), ("observations", weight_of)]
+    record = parse_record(items)
+    assert [d["id"] for d in record.documents] == ["ob-1", "wt-2"]
+    assert record == _record_judging_every_view(items, monkeypatch)
+
+
+def test_a_ruled_out_copy_of_a_kept_resource_is_read_as_before(screen_every_record, monkeypatch):
+    mentioned = dict(OBESITY, note=[{"text": "new brain metastasis on MRI"}])
+    items = [("conditions", OBESITY), ("conditions", mentioned)]
+    record = parse_record(items)
+    assert record == _record_judging_every_view(items, monkeypatch)
+    assert [d.get("note") for d in record.documents] == [None]  # the first copy, as before
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.stem)
+def test_every_fixture_gives_the_record_judging_every_view_gives(
+    path, screen_every_record, monkeypatch
+):
+    items = _items(path)
+    assert parse_record(items) == _record_judging_every_view(items, monkeypatch)
+
+
+def test_the_heavy_benchmark_record_gives_the_record_judging_every_view_gives(monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import generate  # bench/generate.py
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    request = generate.ehr_record(3_000)
+    items = [
+        (key, entry["resource"])
+        for key, bundle in request["prefetch"].items()
+        if isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle"
+        for entry in bundle["entry"]
+    ]
+    # Some filler points at a kept resource, some kept ones at filler: both ways exercised.
+    rng = random.Random(8)
+    for _, raw in rng.sample(items, 300):
+        target = rng.choice(items)[1]
+        raw["reasonReference"] = [{"reference": f"{target['resourceType']}/{target['id']}"}]
+    record = parse_record(items)
+    assert len(relevance.out_of_sight([raw for _, raw in items])) > len(items) // 2
+    assert record == _record_judging_every_view(items, monkeypatch)
+
+
+def test_a_record_with_escapes_or_non_ascii_text_is_judged_as_each_resource_alone():
+    # One such resource sends the whole record's word screen the careful way, per resource.
+    resources = [
+        BODY_WEIGHT,
+        dict(OBESITY, id="o2", note=[{"text": "\u212aadcyla started"}]),  # Kelvin sign: Kadcyla
+        dict(OBESITY, id="o3", note=[{"text": "seen\u0007srs planned"}]),  # a \u escape
+        dict(OBESITY, id="o4", note=[{"text": "café, weight stable"}]),
+        dict(BODY_WEIGHT, id="w2"),
+    ]
+    alone = [relevance._judge_all([r])[0][0] for r in resources]
+    assert [decision for decision, _ in relevance._judge_all(resources)] == alone
+    assert alone == [False, True, True, True, False]

@@ -80,7 +80,7 @@ def _split_by_patient(
     ours: list[tuple[str, object]] = []
     others: list[Skipped] = []
     for source, raw in items:
-        owner = patient_of(raw) if isinstance(raw, Mapping) else None
+        owner = patient_of(raw) if isinstance(raw, (dict, Mapping)) else None
         if owner is None or owner == patient:
             ours.append((source, raw))
             continue

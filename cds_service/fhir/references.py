@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 
+@lru_cache(maxsize=1024)  # a record names its patient the same way thousands of times
 def patient_id(reference: str) -> str | None:
     """`Patient/123`, `https://ehr/fhir/Patient/123/_history/2` -> `123`; None if not a Patient."""
     segments = urlsplit(reference).path.split("/")

@@ -2,7 +2,8 @@
 
 parse_record asks this of each resource's view (fhir/view: every element the derivation reads,
 and nothing else), and of the raw JSON of a malformed one (to report it only if it could have
-mattered). Most of a real record (vitals, labs, unrelated problems and drugs) means nothing to the
+mattered). Before any view is built it rules out, on their raw JSON, the resources that would
+certainly be judged irrelevant on their views too (out_of_sight): most of a heavy record. Most of a real record (vitals, labs, unrelated problems and drugs) means nothing to the
 rules. A resource is left out only when it carries codes, none of its codes is in any value set
 the service knows, no text in it could match any of their text patterns, it is not void, and
 nothing kept refers to it. Everything else is kept: the test is deliberately wider than the
@@ -17,25 +18,29 @@ Why it is wider, point by point:
   primary, say) are always kept.
 
 Cost: each resource is dumped to compact JSON once (its references are read from the same
-bytes). One regex scan (the value sets' codes as a trie) finds a code in a value set; codes it
-cannot read (escaped, beyond ASCII, numbers) send the resource to the exact code test. Text is
-first screened on fewer words (digits dropped, one word per pattern); the screen may pass a
-resource that the exact word test then drops, never the other way round.
+bytes). One regex scan over all of them joined (the value sets' codes as a trie) finds a code in
+a value set; codes it cannot read (escaped, beyond ASCII, numbers) send the resource to the exact
+code test. Text is first screened on fewer words (digits dropped, one word per pattern), once per
+distinct text; the screen may pass a resource that the exact word test then drops, never the
+other way round.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 from typing import TypeVar
 
 import orjson
 
 from cds_service.fhir.models import MODEL_CLASSES
 from cds_service.fhir.references import identity
+from cds_service.fhir.view import concept_elements
 from cds_service.state.resources import is_void
 from cds_service.state.terminology import valuesets
 
@@ -205,15 +210,29 @@ def _text_matches(blob: bytes, index: _Index) -> bool:
     return _patterns_match(_words(blob), index)
 
 
-def _screened_out(blob: bytes, index: _Index) -> bool:
-    """True when the words of `blob` lack a word of every pattern (never wrongly True)."""
+def _screened_out(blob: bytes, index: _Index, memo: dict[bytes, bool] | None = None) -> bool:
+    """True when the words of `blob` lack a word of every pattern (never wrongly True); `memo`
+    keeps the answer for each text as the screen reads it, for the next resource alike."""
     if index.screen is None or b"\\u" in blob:
         return False  # \u escapes (control characters) are rare: the exact test reads them
     if not blob.isascii() and any(letter in blob for letter in _HIDDEN_LETTERS):
         return False
+    return _words_screened_out(blob, index.screen, memo)
+
+
+def _words_screened_out(
+    blob: bytes, screen: frozenset[bytes], memo: dict[bytes, bool] | None
+) -> bool:
+    """_screened_out of a blob with no \\u escape and no hidden letter."""
     # Read as is, "\nsrs" holds the word nsrs: the screen holds that form too (see _screen).
     # Bytes beyond ASCII lower to no letter here, as in the exact test.
-    return index.screen.isdisjoint(blob.translate(_TO_WORDS, _DIGITS).split())
+    text = blob.translate(_TO_WORDS, _DIGITS)
+    if memo is None:
+        return screen.isdisjoint(text.split())
+    out = memo.get(text)
+    if out is None:
+        out = memo[text] = screen.isdisjoint(text.split())
+    return out
 
 
 def _patterns_match(words: list[bytes], index: _Index) -> bool:
@@ -239,52 +258,125 @@ def is_relevant(resource: object) -> bool:
     return _judge_all([resource])[0][0]
 
 
-_UNDECIDED = None  # coded, but with no code in a value set: its text and status decide
+def out_of_sight(resources: list[object]) -> set[int]:
+    """Positions of the resources whose views need not be built: certainly irrelevant judged on
+    their whole JSON, and certainly irrelevant judged on their views too.
+
+    The view holds part of the JSON, so no code or word of it that is not in the JSON: judged
+    irrelevant on the JSON, the view is too, unless it has no code left (uncoded: kept). So only
+    a resource with a code in an element its view keeps is ruled out here. A malformed one would
+    not have been reported either (is_relevant of its JSON is False). parse_record still builds
+    the view of one that a kept resource refers to, or that shares a kept one's identity."""
+    return {
+        i
+        for i, (keep, _) in enumerate(_judge_all(resources))
+        if not keep and _keeps_a_code(resources[i])  # type: ignore[arg-type]  # dicts, if not kept
+    }
 
 
-def _judge_codes(resource: object) -> tuple[bool | None, bytes | None]:
-    """is_relevant's answer where all but the text and status tests decide it (else _UNDECIDED),
-    and the resource's JSON when it was read (to find its references)."""
+def _keeps_a_code(resource: dict) -> bool:
+    """True when a CodeableConcept element of the resource's view has a coding with a code."""
+    if resource["resourceType"] not in MODEL_CLASSES:
+        return False  # never read: no view to spare
+    for name in concept_elements(resource["resourceType"]):
+        value = resource.get(name)
+        for concept in value if isinstance(value, list) else (value,):
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            for coding in codings if isinstance(codings, list) else ():
+                if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                    return True
+    return False
+
+
+def _decided_by_kind(resource: object) -> bool | None:
+    """is_relevant's answer when the resource's kind alone decides it, else None (its JSON
+    decides)."""
     if not isinstance(resource, dict):
-        return True, None  # reported as skipped by parse_record
+        return True  # reported as skipped by parse_record
     resource_type = resource.get("resourceType")
     if resource_type in _ALWAYS_KEPT_TYPES or not isinstance(resource_type, str):
-        return True, None
+        return True
     if resource_type not in MODEL_CLASSES:
-        return False, None  # parse_record does not read this type at all
+        return False  # parse_record does not read this type at all
     if resource_type == "Observation" and resource.get("focus"):
-        return True, None
-    blob = _blob(resource)
-    if blob is None:
-        return True, None  # unreadable: malformed; the derivation must judge it
-    coded = _coded(blob, _index())
-    if coded is None or coded:
-        return True, blob  # uncoded (free text: the derivation must judge it) or in a value set
-    return _UNDECIDED, blob
+        return True
+    return None
 
 
 def _judge_all(resources: list[object]) -> list[tuple[bool, bytes | None]]:
-    """is_relevant of each resource, and its JSON when read. The text screen runs once over all
-    the undecided ones together: in a real record most share no word with any pattern, and then
-    none of them needs its own look (joined with spaces, no word spans two resources)."""
+    """is_relevant of each resource, and its JSON when read.
+
+    The code screen runs once over the JSON of all the resources joined (JSON never holds a raw
+    newline, so no match spans two), and the text screen once per distinct text (see
+    _text_candidates): only the resources a screen finds something in take the exact test of
+    their own, and each gets the answer it gets alone."""
     index = _index()
-    judged = [_judge_codes(r) for r in resources]
-    undecided = [i for i, (decision, _) in enumerate(judged) if decision is _UNDECIDED]
-    blobs = {i: judged[i][1] or b"" for i in undecided}
-    none_match = len(undecided) > 1 and _screened_out(b" ".join(blobs.values()), index)
     decided: list[tuple[bool, bytes | None]] = []
-    for i, (decision, blob) in enumerate(judged):
-        if decision is _UNDECIDED:
-            decision = (not none_match and _text_matches(blobs[i], index)) or _void(resources[i])
-        decided.append((decision, blob))
+    pending: list[int] = []  # positions of the resources whose JSON decides
+    for i, resource in enumerate(resources):
+        by_kind = _decided_by_kind(resource)
+        decided.append((True if by_kind is None else by_kind, None))
+        if by_kind is None:
+            pending.append(i)
+    read = [_blob(resources[i]) for i in pending]  # type: ignore[arg-type]  # dicts, by kind
+    blobs = [blob for blob in read if blob is not None]
+    # Unreadable JSON (too deep, not JSON data): malformed; kept, the derivation must judge it.
+    pending = [i for i, blob in zip(pending, read, strict=True) if blob is not None]
+    joined = b"\n".join(blobs)
+    # A code in a value set, or one the screen cannot read: the exact code test for those.
+    hits = _hit_positions(index.code_screen, blobs, joined)
+    undecided: list[int] = []  # coded, with no code in a value set: text and status decide
+    for at, (i, blob) in enumerate(zip(pending, blobs, strict=True)):
+        coded = _coded(blob, index) if at in hits else _uncoded_or_false(blob)
+        # Uncoded (free text: the derivation must judge it) or in a value set: kept.
+        decided[i] = (True, blob)
+        if coded is False:
+            undecided.append(at)
+    plain = b"\\u" not in joined and joined.isascii()  # no blob needs _screened_out's checks
+    texts = _text_candidates([blobs[at] for at in undecided], index, plain)
+    for n, at in enumerate(undecided):
+        blob = blobs[at]
+        matches = n in texts and _text_matches(blob, index)
+        decided[pending[at]] = (matches or _void(resources[pending[at]]), blob)
     return decided
+
+
+def _uncoded_or_false(blob: bytes) -> bool | None:
+    """_coded for a resource the code screen found nothing in."""
+    return None if _CODE.search(blob) is None else False
+
+
+def _hit_positions(pattern: re.Pattern[bytes], blobs: list[bytes], joined: bytes) -> set[int]:
+    """Positions in `blobs` (compact JSON) of those in which `pattern` is found, by one scan of
+    `joined` (them all, joined by newlines)."""
+    if not blobs:
+        return set()
+    starts = list(accumulate((len(b) + 1 for b in blobs[:-1]), initial=0))
+    return {bisect_right(starts, m.start()) - 1 for m in pattern.finditer(joined)}
+
+
+def _text_candidates(blobs: list[bytes], index: _Index, plain: bool) -> set[int]:
+    """Positions of the blobs the exact word test must read: all but those _screened_out
+    (`plain`: none has a \\u escape or a character beyond ASCII). Most of a record comes to a few
+    texts once read as the screen reads it (a weight differs from the next in ids, dates and
+    numbers only): each distinct text is screened once."""
+    memo: dict[bytes, bool] = {}
+    if not plain or index.screen is None:
+        return {at for at, blob in enumerate(blobs) if not _screened_out(blob, index, memo)}
+    screen = index.screen
+    return {at for at, blob in enumerate(blobs) if not _words_screened_out(blob, screen, memo)}
 
 
 def _void(resource: object) -> bool:
     try:
-        return is_void(resource)  # type: ignore[arg-type]  # a dict: _judge_codes read it
+        return is_void(resource)  # type: ignore[arg-type]  # a dict: _readable read it
     except (AttributeError, TypeError):  # malformed status fields: keep, parse_record reports it
         return True
+
+
+def referenced(resource: object) -> set[tuple[str, str]]:
+    """(type, id) of each resource that `resource` refers to."""
+    return set(_referenced(resource, None))
 
 
 def _referenced(raw: object, blob: bytes | None) -> Iterator[tuple[str, str]]:

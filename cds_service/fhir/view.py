@@ -393,6 +393,23 @@ def _view_type(resource_type: str) -> Any:
     return view
 
 
+# Where a resource's own code is (looked at first: it is most often coded).
+_OWN_CODES = ("code", "medicationCodeableConcept", "procedureCode")
+
+
+@cache
+def concept_elements(resource_type: str) -> tuple[str, ...]:
+    """The elements of a resource type's view that are CodeableConcepts (one or a list), a
+    resource's own code first (where a code most often is): a code in one stays in the view."""
+    fields = _view_type(resource_type).__annotations__
+    names = [
+        name
+        for name, annotation in fields.items()
+        if CodeableConcept in (arg := typing.get_args(annotation)[0], *typing.get_args(arg))
+    ]
+    return tuple(sorted(names, key=lambda name: (name not in _OWN_CODES, name)))
+
+
 @cache
 def view_adapter(resource_type: str) -> TypeAdapter[dict[str, Any]]:
     """The compiled validator of a resource type's view (built once per type)."""

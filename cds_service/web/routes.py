@@ -12,7 +12,7 @@ from cds_service.observability import metrics
 from cds_service.services import SERVICES, find_service
 from cds_service.web.auth import Caller
 from cds_service.web.calls import answer_call
-from cds_service.web.http import json_response, read_json
+from cds_service.web.http import body_slot, json_response, read_json
 from cds_service.web.runtime import Runtime, runtime
 from cds_service.web.validation import as_of_date, validate_hook_request
 
@@ -33,15 +33,17 @@ def call_service(service_id: str) -> Response:
     rt = runtime()
     caller = _caller()
     service = find_service(service_id)
-    hook_request = validate_hook_request(service, read_json(request, rt.settings.max_body_bytes))
-    today = rt.clock()
-    if rt.settings.clock_override:
-        today = as_of_date(hook_request, today)
-    # Where this service is reached: the public URL behind a proxy, else the URL called.
-    base_url = rt.settings.public_base_url or request.host_url
-    return json_response(
-        answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
-    )
+    with body_slot(request):
+        body = read_json(request, rt.settings.max_body_bytes)
+        hook_request = validate_hook_request(service, body)
+        today = rt.clock()
+        if rt.settings.clock_override:
+            today = as_of_date(hook_request, today)
+        # Where this service is reached: the public URL behind a proxy, else the URL called.
+        base_url = rt.settings.public_base_url or request.host_url
+        answer = answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
+        del body, hook_request  # the parsed record goes before the next large body comes in
+    return json_response(answer)
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -49,16 +51,17 @@ def feedback(service_id: str) -> Response:
     rt = runtime()
     _caller()
     service = find_service(service_id)
-    body = read_json(request, rt.settings.max_body_bytes)
-    if not isinstance(body, dict):
-        raise BadRequest("body: expected a JSON object with a feedback array")
-    try:
-        new = rt.feedback.record_feedback(service.id, body, received_at=datetime.now(UTC))
-    except CdsError:
-        raise
-    except Exception:
-        metrics.count_store_error("feedback")
-        raise
+    with body_slot(request):
+        body = read_json(request, rt.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise BadRequest("body: expected a JSON object with a feedback array")
+        try:
+            new = rt.feedback.record_feedback(service.id, body, received_at=datetime.now(UTC))
+        except CdsError:
+            raise
+        except Exception:
+            metrics.count_store_error("feedback")
+            raise
     items = body.get("feedback")
     metrics.count_feedback_items(
         [str(item.get("outcome")) for item in items if isinstance(item, dict)]
