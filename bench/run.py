@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import generate  # noqa: E402  (bench/generate.py, after the path is set)
+import store_throughput  # noqa: E402  (bench/store_throughput.py)
 
 TARGETS = {
     "ratio_p50_30": ("<=", 6.0),
@@ -398,51 +399,6 @@ def cold_first_hook(
     return firsts
 
 
-def store_ratio(workdir: Path, args: argparse.Namespace, payload: Payload) -> dict[str, Any] | None:
-    """c=16 service throughput with PostgreSQL as the store over the same with SQLite: two
-    servers up side by side, blocks alternating between them; None without a PostgreSQL.
-
-    HOOK: bench/store_throughput.py (the store's own benchmark, another owner's) measures the
-    store in depth; when it exists, its `run(database_url)` result is added under "store"."""
-    url = _postgres_url()
-    if url is None:
-        _log("no PostgreSQL (CDS_TEST_DATABASE_URL unset, none on 127.0.0.1:5432): store skipped")
-        return None
-    _log(f"throughput c={args.concurrency}, PostgreSQL and SQLite as the store, alternating ...")
-    with (
-        running_server(workdir, args, "postgres", database_url=url) as postgres,
-        running_server(workdir, args, "sqlite") as sqlite,
-    ):
-        _check(postgres, payload)
-        _check(sqlite, payload)
-        targets = {"postgres": (postgres.port, payload.path), "sqlite": (sqlite.port, payload.path)}
-        rps = alternating_rps(targets, payload, args.concurrency, args.block_seconds, args.blocks)
-    result: dict[str, Any] = {
-        "postgres_rps": round(rps["postgres"], 1),
-        "sqlite_rps": round(rps["sqlite"], 1),
-        "postgres_over_sqlite_c16": round(rps["postgres"] / rps["sqlite"], 3),
-    }
-    if (ROOT / "bench" / "store_throughput.py").exists():
-        import store_throughput  # type: ignore[import-not-found]  # bench/, when present
-
-        if hasattr(store_throughput, "run"):
-            result["store"] = store_throughput.run(url)
-    return result
-
-
-def _postgres_url() -> str | None:
-    url = os.environ.get("CDS_TEST_DATABASE_URL")
-    if url:
-        return url
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        if sock.connect_ex(("127.0.0.1", 5432)) != 0:
-            return None
-    return os.environ.get(
-        "CDS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
-    )
-
-
 def slow_clients() -> dict[str, Any] | None:
     """HOOK: bench/slow_clients.py (another owner's: slow senders and readers against the
     server); run when present, else None."""
@@ -531,7 +487,6 @@ def _measure(
         _log(f"throughput c={args.concurrency}, {args.blocks} x {args.block_seconds} s blocks ...")
         rps = throughput(server, payloads[30], args.concurrency, args.block_seconds, args.blocks)
         results["rps_c16"] = {k: round(v, 1) for k, v in rps.items()}
-    results["store"] = store_ratio(workdir, args, payloads[30])
     results["slow_clients"] = slow_clients()
     _log(f"cold start: {args.restarts} restart(s) ...")
     firsts = cold_first_hook(workdir, args, payloads[30], args.restarts)
@@ -539,9 +494,8 @@ def _measure(
     _log("fetch path (bench/fetch.py) ...")
     fetched = fetch_ratio(args.fetch_rounds)
     results["fetch"] = fetched
-    results["store"] = __import__("store_throughput").compare(
-        payloads[30], workdir, args.concurrency
-    )
+    # PostgreSQL against SQLite as the store, with the audit rows counted (bench/store_throughput)
+    results["store"] = store_throughput.compare(payloads[30], workdir, args.concurrency)
 
     p50 = {size: statistics.median(series[size]["service"]) for size in series}
     base50 = {
@@ -569,8 +523,8 @@ def _measure(
         "heavy_over_parse_floor": round(p50[large] / base50[large], 2),
         "worker_rss_mb": max(results["worker_rss_mb"], default=0.0),
     }
-    if results["store"] is not None:
-        results["ratios"]["postgres_over_sqlite_c16"] = results["store"]["postgres_over_sqlite_c16"]
+    if "skipped" not in results["store"]:
+        results["ratios"]["postgres_over_sqlite_c16"] = results["store"]["postgresql_over_sqlite"]
     return results
 
 
@@ -587,9 +541,10 @@ def flat_figures(results: dict[str, Any]) -> dict[str, Any]:
     figures["worker_rss_mb_each"] = results["worker_rss_mb"]
     figures["rps_c16_service"] = results["rps_c16"]["service"]
     figures["rps_c16_baseline"] = results["rps_c16"]["baseline"]
-    if results["store"] is not None:
-        figures["rps_c16_postgres"] = results["store"]["postgres_rps"]
+    if "skipped" not in results["store"]:
+        figures["rps_c16_postgres"] = results["store"]["postgresql_rps"]
         figures["rps_c16_sqlite"] = results["store"]["sqlite_rps"]
+        figures["audit_rows_lost"] = results["store"]["lost"]
     figures["first_hook_ms"] = results["first_hook_ms"]
     return figures
 
@@ -653,13 +608,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"c={args.concurrency} throughput (30 resources): service {rps['service']} rps, "
         f"baseline {rps['baseline']} rps",
     ]
-    if results["store"] is not None:
+    if "skipped" not in results["store"]:
         lines.append(
             f"c={args.concurrency} throughput with PostgreSQL as the store: "
-            f"{results['store']['postgres_rps']} rps (SQLite {results['store']['sqlite_rps']})"
+            f"{results['store']['postgresql_rps']} rps (SQLite {results['store']['sqlite_rps']}); "
+            f"audit rows lost: {results['store']['lost']}"
         )
     else:
-        lines.append("PostgreSQL store: not measured (no PostgreSQL at hand)")
+        lines.append(f"PostgreSQL store: not measured ({results['store']['skipped']})")
     if results["slow_clients"] is not None:
         lines.append(f"slow clients (bench/slow_clients.py): {results['slow_clients']}")
     lines += [
