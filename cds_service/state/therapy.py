@@ -290,13 +290,24 @@ def first_cns_metastasis(
         for e in recorded
     ):
         return ()
-    running = [r for r in lines if _started_before(r, when) and _covers_regimen(r, when)]
-    if not running:
-        return ()
-    regimen = max(running, key=lambda r: dates.earliest_key(r.start))
-    # Named by what was given then: chemotherapy completed earlier in the line is not.
-    given = agents_label({c.agent for c in regimen.courses if _covers(c, when)} or regimen.agents)
-    description = f"first {what} diagnosed during {given}"
+    before = [r for r in lines if _started_before(r, when)]
+    running = [r for r in before if _covers_regimen(r, when)]
+    if running:
+        regimen = max(running, key=lambda r: dates.earliest_key(r.start))
+        # Named by what was given then: chemotherapy completed earlier in the line is not.
+        given = agents_label(
+            {c.agent for c in regimen.courses if _covers(c, when)} or regimen.agents
+        )
+        description = f"first {what} diagnosed during {given}"
+    else:
+        # The last regimen started before the diagnosis may still have been running: nothing
+        # records or estimates its end. Then it is progression "on or after" it, as
+        # link_progressions words it, never silence. A regimen whose end the record shows
+        # (recorded, or last infusion + cycle) ended before: a new diagnosis, not progression.
+        latest = max(before, key=lambda r: dates.earliest_key(r.start), default=None)
+        if latest is None or latest.active or latest.end is not None:
+            return ()
+        description = f"first {what} diagnosed after {latest.label} began (its end is not recorded)"
     return (ProgressionEvent(when, "intracranial", "first-brain-metastasis", description, (ref,)),)
 
 

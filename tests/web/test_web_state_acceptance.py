@@ -1,0 +1,94 @@
+"""Issue 17 acceptance: records written the way other EHRs write them, over HTTP, with the card an
+oncologist expects. Each test is a mechanism found by the review (not a class of the issue's own
+list, which the concept tests cover): the card, and the state fact behind it."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from cds_service.commands.explain import load
+from cds_service.state import derive
+from cds_service.testing import cards_by_rule, hook_request, post_hook
+from tests.conftest import TODAY
+from tests.state.build_fixtures import POSITIVE, Patient, cc
+from tests.state.medications import DRUG
+
+RECHALLENGE = "LAPATINIB-RECHALLENGE"
+
+
+def _her2_patient(pid: str) -> tuple[Patient, dict]:
+    p = Patient(pid, "1966-02-01")
+    primary = p.breast_cancer("2022-01-10")
+    p.her2("2022-01-05", ("85319-2", "HER2 by IHC"), cc(POSITIVE, text="IHC 3+"), "HER2 IHC 3+")
+    return p, primary
+
+
+def _order(p: Patient, agent: str, authored: str, status: str = "completed") -> dict:
+    """An order known by its authoredOn only: nothing records or estimates its end."""
+    body = {
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": DRUG[agent],
+        "authoredOn": authored,
+    }
+    return p.add("MedicationRequest", f"rx-{agent}", body)
+
+
+def _draft_lapatinib(pid: str) -> dict:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "draft-lapatinib",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{pid}"},
+        "medicationCodeableConcept": DRUG["lapatinib"],
+    }
+
+
+def _first_brain_mets_after_orders(with_end: bool) -> dict:
+    p, primary = _her2_patient("first-mets")
+    _order(p, "lapatinib", "2025-02-10")
+    _order(p, "capecitabine", "2025-02-10")
+    if with_end:  # control: the record says the regimen ended long before
+        p.medication("lapatinib", "2025-02-10", "2025-04-01", "completed")
+        p.medication("capecitabine", "2025-02-10", "2025-04-01", "completed")
+    p.brain_mets("2026-02-20", primary)
+    return p.bundle("first brain metastases after a regimen whose end is not recorded")
+
+
+def test_first_brain_metastases_after_a_regimen_of_unknown_end_is_progression_on_or_after_it(
+    client: FlaskClient,
+) -> None:
+    request = hook_request(
+        _first_brain_mets_after_orders(with_end=False),
+        "order-select",
+        draft_orders=[_draft_lapatinib("first-mets")],
+    )
+    result = post_hook(client, request)
+    assert result.status == 200
+    [card] = cards_by_rule(result)[RECHALLENGE]
+    assert card["indicator"] == "critical"
+    assert "lapatinib + capecitabine" in card["summary"]
+    record, context = load(request)
+    (regimen,) = derive(record, TODAY, context).regimens
+    assert regimen.progression_relation == "on or after"
+    assert regimen.progression is not None
+    assert regimen.progression.description == (
+        "first brain metastasis diagnosed after lapatinib + capecitabine began"
+        " (its end is not recorded)"
+    )
+
+
+def test_negative_control_first_brain_metastases_long_after_a_recorded_end(
+    client: FlaskClient,
+) -> None:
+    request = hook_request(
+        _first_brain_mets_after_orders(with_end=True),
+        "order-select",
+        draft_orders=[_draft_lapatinib("first-mets")],
+    )
+    result = post_hook(client, request)
+    assert result.status == 200
+    assert all(c["indicator"] != "critical" for c in cards_by_rule(result).get(RECHALLENGE, []))
+    record, context = load(request)
+    assert derive(record, TODAY, context).intracranial_progressions == ()
