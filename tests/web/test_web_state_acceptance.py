@@ -4,6 +4,7 @@ list, which the concept tests cover): the card, and the state fact behind it."""
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from cds_service.commands.explain import load
@@ -92,3 +93,58 @@ def test_negative_control_first_brain_metastases_long_after_a_recorded_end(
     assert all(c["indicator"] != "critical" for c in cards_by_rule(result).get(RECHALLENGE, []))
     record, context = load(request)
     assert derive(record, TODAY, context).intracranial_progressions == ()
+
+
+def _snapshots(p: Patient, *stamps: str | None) -> None:
+    """One lapatinib order sent twice (a search page and a later copy): first as running, then
+    stopped for progression; `stamps` are their meta.lastUpdated (None: not sent)."""
+    running = {"status": "active"}
+    stopped = {"status": "stopped", "statusReason": cc(text="Disease progression in the brain")}
+    for change, stamp in zip((running, stopped), stamps, strict=True):
+        body = {
+            "intent": "order",
+            "medicationCodeableConcept": DRUG["lapatinib"],
+            "authoredOn": "2025-02-10",
+            **change,
+        }
+        if stamp:
+            body["meta"] = {"lastUpdated": stamp}
+        resource = {"resourceType": "MedicationRequest", "id": "rx-lapatinib", **body}
+        resource["subject"] = {"reference": f"Patient/{p.pid}"}
+        p.resources.append(resource)
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ("2025-03-01T10:00:00Z", "2025-09-01T10:00:00+02:00"),
+        (None, None),
+        ("2025-13-01T10:00:00Z", "2025-03-01"),  # unreadable, and an instant without a zone
+    ],
+    ids=["newer by lastUpdated", "undated: the settled status", "malformed: the settled status"],
+)
+def test_the_newer_copy_of_a_resource_sent_twice_is_the_record(
+    client: FlaskClient, stamps: tuple[str | None, str | None]
+) -> None:
+    p, _ = _her2_patient("copies")
+    _snapshots(p, *stamps)
+    request = hook_request(
+        p.bundle("one order sent twice"),
+        "order-select",
+        draft_orders=[_draft_lapatinib("copies")],
+    )
+    result = post_hook(client, request)
+    assert result.status == 200
+    [card] = cards_by_rule(result)[RECHALLENGE]
+    assert card["indicator"] == "critical"
+    record, context = load(request)
+    (course,) = derive(record, TODAY, context).courses
+    assert (course.active, course.stop_reason) == (False, "progression")
+
+
+def test_negative_control_an_older_stopped_copy_does_not_end_a_running_order() -> None:
+    p, _ = _her2_patient("copies")
+    _snapshots(p, "2025-09-01T10:00:00Z", "2025-03-01T10:00:00Z")  # the running copy is newer
+    record, context = load(hook_request(p.bundle("one order sent twice"), "patient-view"))
+    (course,) = derive(record, TODAY, context).courses
+    assert course.active is True
