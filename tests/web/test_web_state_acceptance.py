@@ -148,3 +148,105 @@ def test_negative_control_an_older_stopped_copy_does_not_end_a_running_order() -
     record, context = load(hook_request(p.bundle("one order sent twice"), "patient-view"))
     (course,) = derive(record, TODAY, context).courses
     assert course.active is True
+
+
+INTERACTIONS = "TUCATINIB-INTERACTIONS"
+PHENYTOIN = {"text": "phenytoin 100 MG Extended Release Oral Capsule"}  # named by text only
+
+
+def _phenytoin_dispensed(handed: str, dose: dict) -> dict:
+    """Phenytoin dispensed without daysSupply (not must-support in US Core): 90 capsules, on an
+    order (completed once sent to the pharmacy) for `dose` three times a day."""
+    p, _ = _her2_patient("dispense")
+    order = p.add(
+        "MedicationRequest",
+        "rx-phenytoin",
+        {
+            "status": "completed",
+            "intent": "order",
+            "medicationCodeableConcept": PHENYTOIN,
+            "authoredOn": handed,
+            "dosageInstruction": [
+                {
+                    "text": "1 capsule by mouth three times a day",
+                    "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+                    "doseAndRate": [{"doseQuantity": dose}],
+                }
+            ],
+        },
+    )
+    fill = p.add(
+        "MedicationDispense",
+        "fill-phenytoin",
+        {
+            "status": "completed",
+            "medicationCodeableConcept": PHENYTOIN,
+            "whenHandedOver": handed,
+            "quantity": {"value": 90, "unit": "capsule", "code": "{capsule}"},
+            "authorizingPrescription": [p.ref(order)],
+        },
+    )
+    fill["patient"] = fill.pop("subject")
+    return p.bundle("phenytoin dispensed without days' supply")
+
+
+def _draft_tucatinib() -> dict:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "draft-tucatinib",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/dispense"},
+        "medicationCodeableConcept": DRUG["tucatinib"],
+    }
+
+
+def _phenytoin_course(request: dict):  # type: ignore[no-untyped-def]
+    record, context = load(request)
+    (course,) = derive(record, TODAY, context).courses
+    return course
+
+
+CAPSULE = {"value": 1, "unit": "capsule", "code": "{capsule}"}
+
+
+def test_a_dispense_without_days_supply_lasts_its_quantity_over_the_daily_dose(
+    client: FlaskClient,
+) -> None:
+    request = hook_request(
+        _phenytoin_dispensed("2026-11-10", CAPSULE),
+        "order-select",
+        draft_orders=[_draft_tucatinib()],
+    )
+    result = post_hook(client, request)
+    assert result.status == 200
+    [card] = cards_by_rule(result)[INTERACTIONS]
+    assert card["indicator"] == "warning" and "phenytoin" in card["summary"]
+    course = _phenytoin_course(request)
+    assert (course.active, course.representation) == (True, "order, dispense")
+    past = _phenytoin_course(
+        hook_request(_phenytoin_dispensed("2026-09-01", CAPSULE), "patient-view")
+    )
+    assert (past.end.text, past.end_basis) == (
+        "2026-10-01",
+        "estimated: dispensed 2026-09-01 + 30 days"
+        " (90 capsule / 3 capsule a day, dose of MedicationRequest/dispense-rx-phenytoin-1)",
+    )
+
+
+def test_negative_control_a_supply_run_out_before_today_is_not_taken(client: FlaskClient) -> None:
+    request = hook_request(
+        _phenytoin_dispensed("2026-09-01", CAPSULE),
+        "order-select",
+        draft_orders=[_draft_tucatinib()],
+    )
+    result = post_hook(client, request)
+    assert result.status == 200
+    assert INTERACTIONS not in cards_by_rule(result)
+
+
+def test_a_dose_in_another_unit_than_the_quantity_leaves_the_supply_unknown() -> None:
+    # 100 mg three times a day against 90 capsules: the capsule's strength would be a guess.
+    mg = {"value": 100, "unit": "mg", "code": "mg"}
+    course = _phenytoin_course(hook_request(_phenytoin_dispensed("2026-09-01", mg), "patient-view"))
+    assert (course.active, course.end, course.end_basis) == (False, None, "")
