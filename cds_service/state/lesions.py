@@ -417,12 +417,27 @@ class LesionMention:
     words: str
 
 
+def clauses(text: str) -> list[str]:
+    """A report's text cut into clauses, each about one finding ("new left lesion; right smaller")."""
+    return _CLAUSES.split(text)
+
+
+def side_of(sides: Iterable[Laterality | None]) -> Laterality | None:
+    """The side of several findings together: None when any has no side recorded (it may be any
+    lesion), "bilateral" when they lie on two sides."""
+    found = list(sides)
+    if not found or None in found:
+        return None
+    distinct = set(found)
+    return distinct.pop() if len(distinct) == 1 else "bilateral"  # type: ignore[return-value]
+
+
 def new_lesions_in(text: str) -> tuple[LesionMention, ...] | None:
     """The new lesions a text names, clause by clause; () for "no new lesions"; None when the
     text says nothing about new lesions."""
     mentions_found: list[LesionMention] = []
     spoke = False
-    for clause in _CLAUSES.split(text.lower()):
+    for clause in clauses(text.lower()):
         for match in _NEW.finditer(clause):
             quantifier, noun = match.group(1), match.group(2)
             if noun is None and not (

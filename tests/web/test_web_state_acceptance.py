@@ -11,7 +11,7 @@ from cds_service.commands.explain import load
 from cds_service.state import derive
 from cds_service.testing import cards_by_rule, hook_request, post_hook
 from tests.conftest import TODAY
-from tests.state.build_fixtures import POSITIVE, Patient, cc
+from tests.state.build_fixtures import BRAIN, CPT, POSITIVE, Patient, cc
 from tests.state.medications import DRUG
 
 RECHALLENGE = "LAPATINIB-RECHALLENGE"
@@ -250,3 +250,75 @@ def test_a_dose_in_another_unit_than_the_quantity_leaves_the_supply_unknown() ->
     mg = {"value": 100, "unit": "mg", "code": "mg"}
     course = _phenytoin_course(hook_request(_phenytoin_dispensed("2026-09-01", mg), "patient-view"))
     assert (course.active, course.end, course.end_basis) == (False, None, "")
+
+
+REPEAT_SRS = "REPEAT-SRS-SAME-LESION"
+
+
+def _treated_right_then(report: str) -> dict:
+    """SRS to a right frontal metastasis, then a brain MRI saying `report`."""
+    p, primary = _her2_patient("sides")
+    mets = p.brain_mets("2025-03-01", primary)
+    p.brain_mri("2025-03-01", "Solitary 1.1 cm right frontal metastasis. No mass effect.")
+    p.add(
+        "Procedure",
+        "srs",
+        {
+            "status": "completed",
+            "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
+            "performedDateTime": "2025-04-01",
+            "bodySite": [cc(BRAIN, text="Right frontal lobe")],
+            "reasonReference": [p.ref(mets)],
+        },
+    )
+    p.brain_mri("2026-10-01", report)
+    return p.bundle("a treated right frontal lesion, then a report")
+
+
+def _srs_to_the_right() -> dict:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": "draft-srs",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/sides"},
+        "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
+        "bodySite": [cc(BRAIN, text="Right frontal lobe")],
+    }
+
+
+def _progression_side(request: dict) -> str | None:
+    record, context = load(request)
+    (event,) = derive(record, TODAY, context).intracranial_progressions
+    return event.laterality
+
+
+def test_control_the_treated_lesion_enlarging_warns_before_repeat_srs(client: FlaskClient) -> None:
+    bundle = _treated_right_then("Enlarging treated right frontal lesion. No new lesions.")
+    request = hook_request(bundle, "order-select", draft_orders=[_srs_to_the_right()])
+    result = post_hook(client, request)
+    (card,) = cards_by_rule(result)[REPEAT_SRS]
+    assert "radionecrosis" in card["summary"]
+    assert _progression_side(request) == "right"
+
+
+def test_a_new_lesion_on_the_other_side_is_progression_on_that_side() -> None:
+    bundle = _treated_right_then("New left frontal lesion; treated right lesion smaller.")
+    assert _progression_side(hook_request(bundle, "patient-view")) == "left"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules/facts.progression_since_site_srs counts a progression on any side: it should "
+    "skip events whose ProgressionEvent.laterality differs from the treated course's "
+    "(lesions.lateralities_differ); for the cards engineer (issue 17, 'Lesion identity')",
+)
+def test_a_new_lesion_on_the_other_side_is_no_progression_of_the_treated_lesion(
+    client: FlaskClient,
+) -> None:
+    bundle = _treated_right_then("New left frontal lesion; treated right lesion smaller.")
+    result = post_hook(
+        client, hook_request(bundle, "order-select", draft_orders=[_srs_to_the_right()])
+    )
+    assert result.status == 200
+    assert REPEAT_SRS not in cards_by_rule(result)
