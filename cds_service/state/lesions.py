@@ -342,6 +342,10 @@ def _mass_effect_texts(res: Resources) -> list[BrainText]:
     return texts
 
 
+# Where hydrocephalus, midline shift or herniation would be written: a problem, or the report.
+_SEVERE_SOURCES = ("Condition", "DiagnosticReport")
+
+
 def _mass_effect_readable(res: Resources) -> bool:
     return res.available("Condition") or res.available("DiagnosticReport")
 
@@ -364,8 +368,9 @@ def mass_effect(res: Resources) -> Fact[bool]:
 
 
 def severe_mass_effect(res: Resources) -> Fact[tuple[str, ...]]:
-    """Hydrocephalus, midline shift or herniation recorded in words; () when the readable record
-    names none; UNKNOWN when neither Conditions nor reports could be obtained."""
+    """Hydrocephalus, midline shift or herniation recorded in words; () when readable brain
+    imaging reports name none; UNKNOWN when none could be read (nothing then could have named
+    it: a missing report is not a report saying no hydrocephalus)."""
     if not _mass_effect_readable(res):
         return Fact.unknown("neither Conditions nor reports could be obtained")
     terms = valueset("severe-mass-effect").texts
@@ -380,7 +385,18 @@ def severe_mass_effect(res: Resources) -> Fact[tuple[str, ...]]:
                 sources[f"'{term}' in {text.source}"] = None
     if found:
         return Fact(tuple(found), tuple(refs), (), "; ".join(sources))
-    return Fact((), (), (), "no hydrocephalus, midline shift or herniation in the brain text")
+    gaps = [f"{t} could not be obtained" for t in _SEVERE_SOURCES if not res.available(t)]
+    gaps += [f"a {t} could not be read" for t in _SEVERE_SOURCES if t in res.unreadable]
+    read = []
+    for report in brain_reports(res):
+        if report_text(report)[0].strip():
+            read.append(report)
+        else:  # a PDF-only report: its words may name it
+            gaps.append(f"{reference(report)}: no readable words")
+    if gaps or not read:
+        return Fact.unknown("no brain imaging report that could name it", *gaps)
+    refs = tuple(reference(r) for r in read)
+    return Fact((), refs, (), "no hydrocephalus, midline shift or herniation in the brain reports")
 
 
 # --- counts ---------------------------------------------------------------------------------------
