@@ -395,8 +395,10 @@ def severe_mass_effect(res: Resources) -> Fact[tuple[str, ...]]:
             gaps.append(f"{reference(report)}: no readable words")
     if gaps or not read:
         return Fact.unknown("no brain imaging report that could name it", *gaps)
-    refs = tuple(reference(r) for r in read)
-    return Fact((), refs, (), "no hydrocephalus, midline shift or herniation in the brain reports")
+    read_refs = tuple(reference(r) for r in read)
+    return Fact(
+        (), read_refs, (), "no hydrocephalus, midline shift or herniation in the brain reports"
+    )
 
 
 # --- counts ---------------------------------------------------------------------------------------
