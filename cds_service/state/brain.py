@@ -12,7 +12,8 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
   meningitis"): no SNOMED concept is verified;
 Left out on purpose: C71.x (a primary brain tumour, value set primary-brain-tumour) is never a
 metastasis, even where a radiotherapy example uses it as the reason (tested); a metastasis tied to
-a primary that is not breast cancer is noted and left out.
+a primary coded (ICD-10-CM or SNOMED) as another cancer is noted and left out. A primary coded
+only locally or worded unrecognisably is not "another cancer": that metastasis is kept, noted.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def is_brain_metastasis(item: Coded) -> bool:
     return item.has_code("malignancy-generic") and _on_brain(cond) and bool(_related_primary(cond))
 
 
+# Code systems whose breast cancer codes the value sets hold (ICD-10-CM C50.*, SNOMED): a primary
+# coded in them and not breast cancer is another cancer.
+_STANDARD_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://snomed.info/sct"})
+
+
+def _coded_in_standard_terms(condition: dict) -> bool:
+    return any(
+        system in _STANDARD_SYSTEMS and code for system, code, _ in codings(condition.get("code"))
+    )
+
+
 def basis_of(cond: dict) -> str:
     """How a brain-metastasis Condition recorded it, in words (for explain)."""
     concept = cond.get("code")
@@ -83,11 +95,18 @@ def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tupl
         primary = res.get(primary_ref) if primary_ref else None
         if primary is not None and not breast_cancer.is_breast_cancer(primary):
             primary_text = text_of(primary.get("code")).split(" | ")[0]
+            if _coded_in_standard_terms(primary):
+                notes.append(
+                    f"{reference(cond)} is a metastasis of {primary_ref} ({primary_text}),"
+                    " not of breast cancer"
+                )
+                continue
+            # A primary coded only locally (IMO, a lab's own codes) or worded in a way we do not
+            # read may still be breast cancer: it does not make the metastasis someone else's.
             notes.append(
-                f"{reference(cond)} is a metastasis of {primary_ref} ({primary_text}),"
-                " not of breast cancer"
+                f"{reference(cond)}'s primary {primary_ref} ({primary_text}) is not recognised"
+                " as breast cancer, nor coded as another cancer: the metastasis is kept"
             )
-            continue
         kept.append(cond)
     kept.sort(key=lambda c: dates.earliest_key(dates.clinical_date(c)))
     return tuple(kept), tuple(notes)

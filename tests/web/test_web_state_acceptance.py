@@ -4,17 +4,20 @@ list, which the concept tests cover): the card, and the state fact behind it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 
 from cds_service.commands.explain import load
 from cds_service.state import derive
-from cds_service.testing import cards_by_rule, hook_request, post_hook
+from cds_service.testing import cards_by_rule, hook_request, load_json, post_hook
 from tests.conftest import TODAY
 from tests.state.build_fixtures import BRAIN, CPT, POSITIVE, Patient, cc
 from tests.state.medications import DRUG
 
 RECHALLENGE = "LAPATINIB-RECHALLENGE"
+SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
 
 
 def _her2_patient(pid: str) -> tuple[Patient, dict]:
@@ -322,3 +325,48 @@ def test_a_new_lesion_on_the_other_side_is_no_progression_of_the_treated_lesion(
     )
     assert result.status == 200
     assert REPEAT_SRS not in cards_by_rule(result)
+
+
+IMO = "http://www.imohealth.com/codes/imo/lexical"  # Cerner's problem terminology (not verified)
+
+
+def _imo_coded(bundle: dict) -> dict:
+    """Cerner: every problem coded only in IMO (a code we cannot verify), its words as display
+    and text: "Invasive ductal carcinoma, right breast", "Brain metastases from breast cancer"."""
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Condition":
+            text = resource["code"]["text"]
+            resource["code"] = {
+                "coding": [{"system": IMO, "code": "30506012", "display": text}],
+                "text": text,
+            }
+    return bundle
+
+
+def test_cerner_problems_coded_in_imo_only_read_by_their_words(client: FlaskClient) -> None:
+    """Scenario 2 as Cerner sends it: the primary's words were not read as breast cancer, so its
+    brain metastasis was taken for another cancer's and brain metastases were stated absent."""
+    bundle = _imo_coded(load_json(SCENARIOS / "02-new-brain-mets-stable-on-hp.json"))
+    request = hook_request(bundle, "patient-view")
+    result = post_hook(client, request)
+    assert result.status == 200
+    [card] = cards_by_rule(result)["LOCAL-THERAPY-FIRST"]
+    assert card["indicator"] == "info"
+    record, context = load(request)
+    state = derive(record, TODAY, context)
+    assert state.breast_cancer.value is True
+    assert state.brain_metastases.value is True
+    assert "Condition/scenario-02-brain-mets-1" in state.brain_metastases.evidence
+
+
+def test_a_metastasis_of_a_primary_coded_only_locally_and_not_read_is_kept() -> None:
+    p, _ = _her2_patient("local-primary")
+    primary = p.condition(
+        "primary", cc({"system": IMO, "code": "1"}, text="Tumour, see pathology"), "2022-01-10", "x"
+    )
+    p.brain_mets("2026-10-01", primary)
+    record, context = load(hook_request(p.bundle("local primary"), "patient-view"))
+    state = derive(record, TODAY, context)
+    assert state.brain_metastases.value is True
+    assert any("not recognised as breast cancer" in n for n in state.brain_metastases.notes)
