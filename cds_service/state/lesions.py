@@ -12,7 +12,8 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
 - mass effect: words only (value sets mass-effect, severe-mass-effect: no code is verified) in
   brain-metastasis Conditions, brain imaging reports, brain Observations and Conditions naming it;
   never inferred from size (a lesion at or above the rules' large_lesion_cm is "large", a fact of
-  its own);
+  its own); hydrocephalus, midline shift or herniation "none recorded" only where a readable
+  brain imaging report could have named them (no report, or a PDF-only one: unknown);
 - counts: the latest brain text that states a number of lesions ("three lesions", "solitary
   metastasis"); new lesions: the latest brain text that speaks of new lesions ("two new lesions",
   "new left frontal lesion", "no new lesions"), treated, stable or smaller lesions not counted.

@@ -8,6 +8,14 @@ A course starts at its best-ranked evidence (first administration, then first di
 bounds, validity, authoredOn) and ends at its best-ranked end (recorded, then the estimates of
 real-world-fhir-representations.md 1.5.3; administrations: last infusion + cycle). An estimated end
 is marked so, with its basis in words; an end the evidence cannot give stays unknown.
+
+Progression on a regimen: each progression event (state/progression) belongs to the last regimen
+started before it, "on" it within its course or PROGRESSION_WINDOW_DAYS after, "on or after" it
+when its end is not recorded or only estimated. The first brain or leptomeningeal metastasis
+Condition (by onset) is CNS progression on the regimen running when it was diagnosed, or "on or
+after" the last one started when nothing records or estimates that one's end. Left out on purpose:
+a first brain metastasis after a regimen whose end the record shows (recorded, or last infusion +
+cycle): a new diagnosis, not progression on it (tested).
 """
 
 from __future__ import annotations
