@@ -165,7 +165,11 @@ def _carried_into(course: DrugCourse, new_start: FhirDate) -> bool:
     return course.end.latest > new_start.latest + timedelta(days=REGIMEN_START_WINDOW_DAYS)
 
 
-def _regimen(members: list[DrugCourse], end_cap: FhirDate | None) -> Regimen:
+def _regimen(
+    members: list[DrugCourse], end_cap: FhirDate | None, start: FhirDate | None = None
+) -> Regimen:
+    """The regimen of a line's courses; `start` is when the line began (a course carried over
+    from the previous line started before it)."""
     active = end_cap is None and any(c.active for c in members)
     ends = [c.end for c in members if c.end]
     end = (
@@ -183,7 +187,7 @@ def _regimen(members: list[DrugCourse], end_cap: FhirDate | None) -> Regimen:
             stop = "completed"
     return Regimen(
         frozenset(c.agent for c in members),
-        dates.earliest(c.start for c in members),
+        start or dates.earliest(c.start for c in members),
         end,
         active,
         stop,
@@ -196,8 +200,9 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
     anticancer = [c for c in drug_courses if c.agent not in INTERACTING_AGENTS]
     dated = [c for c in anticancer if c.start]
     lines: list[list[DrugCourse]] = []
+    starts: list[FhirDate | None] = []  # when each line began: its first new course
     for course in dated:
-        line_start = lines[-1][0].start if lines else None
+        line_start = starts[-1] if starts else None
         if (
             line_start
             and course.start
@@ -210,12 +215,16 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
         if lines and course.start:
             carried = [c for c in lines[-1] if _carried_into(c, course.start)]
         lines.append(carried + [course])
+        # Not a carried course's start: trastuzumab given since 2022 does not make a line that
+        # began in 2025 years old (its partners would each open a line of their own, and a
+        # progression before 2025 would be read as on it).
+        starts.append(course.start)
     built = []
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         carried_on = nxt is not None and any(c in nxt for c in line)
         cap = nxt[-1].start if carried_on and nxt else None
-        built.append(_regimen(line, cap))
+        built.append(_regimen(line, cap, starts[i]))
     # Courses without any start date cannot be placed in a line: each stands alone.
     built += [_regimen([c], None) for c in anticancer if not c.start]
     return tuple(built)

@@ -4,6 +4,7 @@ list, which the concept tests cover): the card, and the state fact behind it."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from tests.state.build_fixtures import BRAIN, CPT, POSITIVE, Patient, cc
 from tests.state.medications import DRUG
 
 RECHALLENGE = "LAPATINIB-RECHALLENGE"
-SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS, CONTROLS, HOOKS = ROOT / "fixtures/scenarios", ROOT / "fixtures/controls", ROOT / "hooks"
 
 
 def _her2_patient(pid: str) -> tuple[Patient, dict]:
@@ -370,3 +372,54 @@ def test_a_metastasis_of_a_primary_coded_only_locally_and_not_read_is_kept() -> 
     state = derive(record, TODAY, context)
     assert state.brain_metastases.value is True
     assert any("not recognised as breast cancer" in n for n in state.brain_metastases.notes)
+
+
+def _given_as_infusions(bundle: dict, *agents: str) -> dict:
+    """The MedicationStatements of `agents` replaced by what a MAR sends: one administration every
+    21 days from the statement's start to its end (or to ten days ago while still given)."""
+    entries = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        drug = resource.get("medicationCodeableConcept", {}).get("text", "").lower()
+        if resource["resourceType"] != "MedicationStatement" or not drug.startswith(agents):
+            entries.append(entry)
+            continue
+        period = resource["effectivePeriod"]
+        day = date.fromisoformat(period["start"])
+        last = date.fromisoformat(period["end"]) if "end" in period else TODAY - timedelta(10)
+        while day <= last:
+            dose = {
+                "resourceType": "MedicationAdministration",
+                "id": f"{resource['id']}-{day.isoformat()}",
+                "status": "completed",
+                "medicationCodeableConcept": resource["medicationCodeableConcept"],
+                "subject": resource["subject"],
+                "effectiveDateTime": f"{day.isoformat()}T10:00:00Z",
+            }
+            entries.append({"resource": dose})
+            day += timedelta(days=21)
+    bundle["entry"] = entries
+    return bundle
+
+
+def test_an_antibody_infused_across_two_lines_does_not_date_the_new_line(
+    client: FlaskClient,
+) -> None:
+    """Control 3 (stable on the tucatinib triplet since 2025-04-14, after progression on HP in
+    2025-03) with trastuzumab and pertuzumab as infusions: trastuzumab runs on from HP into the
+    triplet as one course. Its 2022 start made the triplet's line start in 2022 (a spurious
+    'trastuzumab + capecitabine' line, and the 2025-03 progression read as on tucatinib)."""
+    bundle = _given_as_infusions(
+        load_json(CONTROLS / "03-tucatinib-stable-cns.json"), "trastuzumab", "pertuzumab"
+    )
+    hook = load_json(HOOKS / "control-03-tucatinib-stable-order-sign-tucatinib-refill.json")
+    drafts = [e["resource"] for e in hook["context"]["draftOrders"]["entry"]]
+    request = hook_request(bundle, "order-sign", draft_orders=drafts)
+    result = post_hook(client, request)
+    assert result.status == 200
+    assert result.cards == []  # as the golden: a refill of a running, stable course
+    record, context = load(request)
+    hp, triplet = derive(record, TODAY, context).regimens
+    assert (hp.label, hp.progression_relation) == ("trastuzumab + pertuzumab", "on")
+    assert triplet.label == "tucatinib + trastuzumab + capecitabine"
+    assert (triplet.start.text, triplet.active, triplet.progression) == ("2025-04-14", True, None)
