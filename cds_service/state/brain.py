@@ -9,7 +9,9 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
 - clinicalStatus active / recurrence / relapse (active) or inactive / remission / resolved;
   entered-in-error and refuted Conditions are set aside before (state/resources.is_void);
 - leptomeningeal disease: ICD-10-CM C79.32, or the words ("leptomeningeal", "LMD", "carcinomatous
-  meningitis"): no SNOMED concept is verified;
+  meningitis"): no SNOMED concept is verified; and the words of a final brain imaging report, clause
+  by clause (the MRI names it before the problem list does); a clause that only raises it
+  ("suspicious for", "cannot exclude") makes it unknown, never "no";
 Left out on purpose: C71.x (a primary brain tumour, value set primary-brain-tumour) is never a
 metastasis, even where a radiotherapy example uses it as the reason (tested); a metastasis tied to
 a primary coded (ICD-10-CM or SNOMED) as another cancer is noted and left out. A primary coded
@@ -20,11 +22,33 @@ from __future__ import annotations
 
 from cds_service.state import breast_cancer, dates
 from cds_service.state.coded import Coded, coded
+from cds_service.state.imaging import NOT_FINAL, brain_reports, clauses, report_text
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import code_sets, codings, matches, text_of
+from cds_service.state.terminology import code_sets, codings, matches, mentions, text_of, valueset
 
 RELATED_CONDITION_URL = "http://hl7.org/fhir/StructureDefinition/condition-related"
+# Words that make a report's mention a question, not a finding.
+_HEDGES = (
+    "suspicious",
+    "suspected",
+    "possible",
+    "possibly",
+    "probable",
+    "cannot exclude",
+    "cannot be excluded",
+    "not excluded",
+    "may represent",
+    "concern for",
+    "concerning for",
+    "question of",
+    "questionable",
+    "versus",
+    "vs",
+    "differential",
+    "rule out",
+    "correlate",
+)
 _ACTIVE = {"active", "recurrence", "relapse"}
 
 
@@ -164,6 +188,24 @@ def leptomeningeal_conditions(res: Resources) -> tuple[dict, ...]:
     )
 
 
+def _reported_leptomeningeal(res: Resources) -> tuple[list[str], list[str], list[str]]:
+    """(references, clauses) of final brain imaging reports stating leptomeningeal disease, and
+    the clauses that only raise it ("suspicious for", "cannot exclude")."""
+    refs: list[str] = []
+    stated: list[str] = []
+    raised: list[str] = []
+    for report in brain_reports(res):
+        if report.get("status") in NOT_FINAL:
+            continue  # a preliminary read is not yet a finding
+        for clause in clauses(report_text(report)[0]):
+            if valueset("leptomeningeal-disease").has_text(clause):
+                hedged = any(mentions(clause, h) for h in _HEDGES) or "?" in clause
+                (raised if hedged else stated).append(clause.strip())
+                if not hedged:
+                    refs.append(reference(report))
+    return list(dict.fromkeys(refs)), stated, raised
+
+
 def leptomeningeal_disease(res: Resources) -> Fact[bool]:
     if not res.available("Condition"):
         return Fact.unknown("Conditions could not be obtained")
@@ -178,6 +220,14 @@ def leptomeningeal_disease(res: Resources) -> Fact[bool]:
             )
         )
         return Fact(True, tuple(reference(c) for c in found), (), basis)
+    # The MRI usually names it before the problem list does.
+    refs, stated, raised = _reported_leptomeningeal(res)
+    if stated:
+        words = "; ".join(f"'{c[:120]}'" for c in stated)
+        return Fact(True, tuple(refs), (), f"words in a brain imaging report: {words}")
+    if raised:
+        words = "; ".join(f"'{c[:120]}'" for c in raised)
+        return Fact.unknown(f"a brain imaging report raises it without stating it: {words}")
     if "Condition" in res.unreadable:
         return Fact.unknown("a Condition could not be read: it may record leptomeningeal disease")
     return Fact(

@@ -31,7 +31,7 @@ from typing import Literal
 from cds_service.state import dates
 from cds_service.state.brain import brain_metastasis_conditions, brain_observations
 from cds_service.state.coded import coded
-from cds_service.state.imaging import brain_mris, brain_reports, report_text
+from cds_service.state.imaging import brain_mris, brain_reports, clauses, report_text
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import code_sets, mentions, text_of, valueset
@@ -106,7 +106,6 @@ _COUNT = re.compile(
 )
 _SOLITARY = re.compile(r"\b(solitary|single)\s+(?:[\w.]+\s+){0,5}?(?:lesion|metastasis|met|mass)\b")
 _LESION = r"(?:lesions?|metastas[ie]s|mets?|foci|focus|nodules?|masses|mass)"
-_CLAUSES = re.compile(r"[;\n|]|\.(?!\d)")
 # "two new lesions", "3 new enhancing metastases", "a new left frontal lesion", "no new lesions",
 # and "three new (right occipital 1.1 cm, ...)" where the clause names the lesions elsewhere.
 _NEW = re.compile(
@@ -434,11 +433,6 @@ class LesionMention:
     laterality: Laterality | None
     count: int | None  # None: "multiple new lesions", not counted
     words: str
-
-
-def clauses(text: str) -> list[str]:
-    """A report's text cut into clauses, each about one finding ("new left lesion; right smaller")."""
-    return _CLAUSES.split(text)
 
 
 def side_of(sides: Iterable[Laterality | None]) -> Laterality | None:

@@ -24,9 +24,8 @@ from __future__ import annotations
 from cds_service.state import dates
 from cds_service.state.brain import basis_of, brain_condition_refs, brain_metastasis_conditions
 from cds_service.state.coded import coded
-from cds_service.state.imaging import NOT_FINAL, brain_reports, report_text
+from cds_service.state.imaging import NOT_FINAL, brain_reports, clauses, report_text
 from cds_service.state.lesions import (
-    clauses,
     laterality_in_text,
     laterality_of_sites,
     new_lesions_in,

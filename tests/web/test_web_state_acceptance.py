@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from cds_service.commands.explain import load
 from cds_service.state import derive
+from cds_service.state.model import UNKNOWN
 from cds_service.testing import cards_by_rule, hook_request, load_json, post_hook
 from tests.conftest import TODAY
 from tests.state.build_fixtures import BRAIN, CPT, POSITIVE, Patient, cc
@@ -423,3 +424,42 @@ def test_an_antibody_infused_across_two_lines_does_not_date_the_new_line(
     assert (hp.label, hp.progression_relation) == ("trastuzumab + pertuzumab", "on")
     assert triplet.label == "tucatinib + trastuzumab + capecitabine"
     assert (triplet.start.text, triplet.active, triplet.progression) == ("2025-04-14", True, None)
+
+
+LMD = "LEPTOMENINGEAL-DISEASE"
+
+
+def _lmd_on_mri(conclusion: str) -> dict:
+    p, primary = _her2_patient("lmd")
+    p.brain_mets("2025-03-01", primary)
+    p.brain_mri("2026-11-02", conclusion)
+    return p.bundle("leptomeningeal disease on the MRI, not yet on the problem list")
+
+
+@pytest.mark.parametrize(
+    ("conclusion", "card", "value"),
+    [
+        (
+            "Diffuse leptomeningeal enhancement along the cerebellar folia, consistent with"
+            " leptomeningeal disease.",
+            True,
+            True,
+        ),
+        ("Stable treated lesions. No leptomeningeal enhancement.", False, False),
+        ("Faint sulcal enhancement, suspicious for leptomeningeal disease.", False, UNKNOWN),
+    ],
+    ids=["stated", "negative control", "only raised"],
+)
+def test_leptomeningeal_disease_named_by_the_mri_before_the_problem_list(
+    client: FlaskClient, conclusion: str, card: bool, value: object
+) -> None:
+    request = hook_request(_lmd_on_mri(conclusion), "patient-view")
+    result = post_hook(client, request)
+    assert result.status == 200
+    assert (LMD in cards_by_rule(result)) is card
+    record, context = load(request)
+    fact = derive(record, TODAY, context).leptomeningeal_disease
+    assert fact.value is value
+    if value is True:
+        assert fact.evidence == ("DiagnosticReport/lmd-brain-mri-report-1",)
+        assert "words in a brain imaging report" in fact.basis
