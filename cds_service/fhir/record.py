@@ -201,10 +201,12 @@ def _last_updated(raw: object) -> float | None:
     return parsed.timestamp()
 
 
-def _newer(candidate: tuple[dict, float | None], kept: tuple[dict, float | None]) -> bool:
-    """Is `candidate` a later version of the resource than `kept`? By meta.lastUpdated when both
-    have one; otherwise a settled status beats an unsettled one; otherwise the first copy stays."""
-    (view, updated), (old_view, old_updated) = candidate, kept
+def _newer(candidate: tuple[dict, object], kept: tuple[dict, object]) -> bool:
+    """Is `candidate` (view, JSON) a later version of the resource than `kept`? By
+    meta.lastUpdated when both have one; otherwise a settled status beats an unsettled one;
+    otherwise the first copy stays."""
+    (view, raw), (old_view, old_raw) = candidate, kept
+    updated, old_updated = _last_updated(raw), _last_updated(old_raw)
     if updated is not None and old_updated is not None and updated != old_updated:
         return updated > old_updated
     return old_view.get("status") in _UNSETTLED and view.get("status") not in _UNSETTLED
@@ -240,7 +242,7 @@ def parse_record(
     # Imported here: relevance reads the value sets in cds_service.state, which imports us.
     from cds_service.fhir.relevance import is_relevant, relevant_items
 
-    checked: list[tuple[str, dict, float | None]] = []  # (source, view, raw meta.lastUpdated)
+    checked: list[tuple[str, dict, object]] = []  # (source, view, the JSON it was read from)
     skipped: list[Skipped] = []
     repaired: list[str] = []
     received: list[tuple[str, object]] = []
@@ -262,27 +264,27 @@ def parse_record(
                 log.warning("%s", view.describe())
                 skipped.append(view)
             continue
-        checked.append((source, view, _last_updated(raw)))
+        checked.append((source, view, raw))
     if relevant_only:
         kept = relevant_items((index, view) for index, (_, view, _) in enumerate(checked))
         checked = [checked[index] for index, _ in kept]
     documents: list[dict] = []
     sources: list[str] = []
-    versions: list[float | None] = []
+    raws: list[object] = []
     at: dict[tuple[str, str], int] = {}
-    for source, view, updated in checked:
+    for source, view, raw in checked:
         key = (view["resourceType"], view.get("id") or f"#{len(documents)}")
         if key in at:
             # The same resource twice (a search page and an _include, or a snapshot before
             # and after an update): the newer copy is the record, at the first one's place.
             i = at[key]
-            if _newer((view, updated), (documents[i], versions[i])):
-                documents[i], sources[i], versions[i] = view, source, updated
+            if _newer((view, raw), (documents[i], raws[i])):
+                documents[i], sources[i], raws[i] = view, source, raw
             continue
         at[key] = len(documents)
         documents.append(view)
         sources.append(source)
-        versions.append(updated)
+        raws.append(raw)
     return PatientRecord(
         tuple(documents),
         tuple(skipped),
