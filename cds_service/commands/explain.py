@@ -95,7 +95,8 @@ def _when(d: FhirDate | None) -> str:
 
 
 def _event(e: ProgressionEvent) -> str:
-    return f"{_when(e.when)} {e.site} progression: {e.description} [{', '.join(e.evidence)}]"
+    side = f" ({e.laterality})" if e.laterality else ""
+    return f"{_when(e.when)} {e.site} progression{side}: {e.description} [{', '.join(e.evidence)}]"
 
 
 def _course(c: DrugCourse) -> str:

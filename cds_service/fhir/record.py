@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -181,6 +182,38 @@ def _single_value(raw: object) -> tuple[dict, str] | None:
     return repaired, f"kept {keep}, dropped {', '.join(moved)}"
 
 
+# Statuses of a resource not yet settled (an order still running, a report not yet final, a
+# procedure under way): a copy with a settled status is the later one when nothing dates them.
+_UNSETTLED = frozenset(
+    {"preparation", "in-progress", "registered", "preliminary", "partial", "active", "on-hold"}
+)
+
+
+def _last_updated(raw: object) -> float | None:
+    """meta.lastUpdated as a POSIX time; None when absent or unreadable (the view does not keep
+    meta: it is read from the JSON here, and only to choose between copies)."""
+    meta = raw.get("meta") if isinstance(raw, dict) else None
+    value = meta.get("lastUpdated") if isinstance(meta, dict) else None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None  # an instant always has a zone; without one it cannot be compared
+    return parsed.timestamp()
+
+
+def _newer(candidate: tuple[dict, object], kept: tuple[dict, object]) -> bool:
+    """Is `candidate` (view, JSON) a later version of the resource than `kept`? By
+    meta.lastUpdated when both have one; otherwise a settled status beats an unsettled one;
+    otherwise the first copy stays."""
+    (view, raw), (old_view, old_raw) = candidate, kept
+    updated, old_updated = _last_updated(raw), _last_updated(old_raw)
+    if updated is not None and old_updated is not None and updated != old_updated:
+        return updated > old_updated
+    return old_view.get("status") in _UNSETTLED and view.get("status") not in _UNSETTLED
+
+
 def _views_in_one_pass(received: list[tuple[str, object]], looked: list[int]) -> dict[int, dict]:
     """The views of the resources at `looked` of types we read, by index, from one call into
     pydantic-core; {} when any is malformed (then each is checked, and reported, on its own)."""
@@ -271,14 +304,22 @@ def parse_record(
         checked = {index: checked[index] for index, _ in kept}
     documents: list[dict] = []
     sources: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    for _, (source, view) in sorted(checked.items()):
+    raws: list[object] = []
+    at: dict[tuple[str, str], int] = {}
+    for index, (source, view) in sorted(checked.items()):
+        raw = received[index][1]
         key = (view["resourceType"], view.get("id") or f"#{len(documents)}")
-        if key in seen:
+        if key in at:
+            # The same resource twice (a search page and an _include, or a snapshot before
+            # and after an update): the newer copy is the record, at the first one's place.
+            i = at[key]
+            if _newer((view, raw), (documents[i], raws[i])):
+                documents[i], sources[i], raws[i] = view, source, raw
             continue
-        seen.add(key)
+        at[key] = len(documents)
         documents.append(view)
         sources.append(source)
+        raws.append(raw)
     return PatientRecord(
         tuple(documents),
         tuple(skipped),

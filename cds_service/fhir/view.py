@@ -92,6 +92,8 @@ READ_ELEMENTS = frozenset(
         "priorPrescription",
         "whenHandedOver",
         "daysSupply",
+        "quantity",  # MedicationDispense only: with a daily dose, its days' supply (see below)
+        "authorizingPrescription",  # the order whose dose a dispense without daysSupply reads
         "ingredient",
     }
 )
@@ -103,6 +105,7 @@ READ_ELEMENTS = frozenset(
 READ_ONLY_ON = {
     "category": frozenset({"DiagnosticReport"}),
     "component": frozenset({"Observation"}),
+    "quantity": frozenset({"MedicationDispense"}),
 }
 
 # FHIR R4 primitive types (http://hl7.org/fhir/R4/datatypes.html), anchored.
@@ -237,10 +240,19 @@ class Timing(TypedDict, total=False):
     repeat: TimingRepeat
 
 
+class DosageDoseAndRate(TypedDict, total=False):
+    """One dose of a dosage (Epic sends three, typed calculated, admin-amount and ordered)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: CodeableConcept
+    doseQuantity: Quantity
+
+
 class Dosage(TypedDict, total=False):
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     text: FhirString  # Epic: "... Until Wed 5/27/2020"
     timing: Timing
+    doseAndRate: list[DosageDoseAndRate]  # a dispense's daily dose (state/exposures)
 
 
 class MedicationRequestDispenseRequest(TypedDict, total=False):
@@ -288,6 +300,7 @@ LEAN_TYPES: dict[str, Any] = {
     "Extension": Extension,
     "Attachment": Attachment,
     "Dosage": Dosage,
+    "DosageDoseAndRate": DosageDoseAndRate,
     "Duration": Duration,
     "MedicationRequestDispenseRequest": MedicationRequestDispenseRequest,
     "MedicationIngredient": MedicationIngredient,

@@ -638,7 +638,13 @@ def progression_since_site_srs(ctx: FactContext) -> Stated:
     course = _same_site_srs(ctx.state, ctx.order)
     if course is None or course.start is None:
         return Stated(UNKNOWN)
-    event = _latest(_progressions_after(ctx.state, course.start))
+    # A progression seen on the other side is another lesion's (lesion identity): not this one.
+    events = [
+        e
+        for e in _progressions_after(ctx.state, course.start)
+        if not lateralities_differ(e.laterality, course.laterality)
+    ]
+    event = _latest(events)
     if event is None:
         return Stated(False)
     text = f"Brain progression {when(event.when)}: {event.description}"

@@ -50,7 +50,9 @@ def _therapy_history_known(record: RecordData, res: Resources) -> Fact[bool]:
 def _local_therapy_known(res: Resources) -> Fact[bool]:
     if "Procedure" in res.unavailable:
         return Fact(False, (), ("Procedures could not be obtained: local therapy history unknown",))
-    return Fact(True)
+    if "Procedure" in res.unreadable:
+        return Fact(False, (), ("a Procedure could not be read: it may record local therapy",))
+    return Fact(True, (), (), "Procedures obtained and readable")
 
 
 def _record_notes(record: RecordData, res: Resources) -> tuple[str, ...]:

@@ -9,21 +9,46 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
 - clinicalStatus active / recurrence / relapse (active) or inactive / remission / resolved;
   entered-in-error and refuted Conditions are set aside before (state/resources.is_void);
 - leptomeningeal disease: ICD-10-CM C79.32, or the words ("leptomeningeal", "LMD", "carcinomatous
-  meningitis"): no SNOMED concept is verified;
+  meningitis"): no SNOMED concept is verified; and the words of a final brain imaging report, clause
+  by clause (the MRI names it before the problem list does); a clause that only raises it
+  ("suspicious for", "cannot exclude") makes it unknown, never "no";
 Left out on purpose: C71.x (a primary brain tumour, value set primary-brain-tumour) is never a
 metastasis, even where a radiotherapy example uses it as the reason (tested); a metastasis tied to
-a primary that is not breast cancer is noted and left out.
+a primary coded (ICD-10-CM or SNOMED) as another cancer is noted and left out. A primary coded
+only locally or worded unrecognisably is not "another cancer": that metastasis is kept, noted.
 """
 
 from __future__ import annotations
 
 from cds_service.state import breast_cancer, dates
 from cds_service.state.coded import Coded, coded
+from cds_service.state.imaging import NOT_FINAL, brain_reports, clauses, report_text
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
-from cds_service.state.terminology import code_sets, codings, matches, text_of
+from cds_service.state.terminology import code_sets, codings, matches, mentions, text_of, valueset
 
 RELATED_CONDITION_URL = "http://hl7.org/fhir/StructureDefinition/condition-related"
+# Words that make a report's mention a question, not a finding.
+_HEDGES = (
+    "suspicious",
+    "suspected",
+    "possible",
+    "possibly",
+    "probable",
+    "cannot exclude",
+    "cannot be excluded",
+    "not excluded",
+    "may represent",
+    "concern for",
+    "concerning for",
+    "question of",
+    "questionable",
+    "versus",
+    "vs",
+    "differential",
+    "rule out",
+    "correlate",
+)
 _ACTIVE = {"active", "recurrence", "relapse"}
 
 
@@ -49,6 +74,17 @@ def is_brain_metastasis(item: Coded) -> bool:
         return _on_brain(cond)
     # "Malignant neoplastic disease" of the brain is a metastasis only when tied to its primary.
     return item.has_code("malignancy-generic") and _on_brain(cond) and bool(_related_primary(cond))
+
+
+# Code systems whose breast cancer codes the value sets hold (ICD-10-CM C50.*, SNOMED): a primary
+# coded in them and not breast cancer is another cancer.
+_STANDARD_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "http://snomed.info/sct"})
+
+
+def _coded_in_standard_terms(condition: dict) -> bool:
+    return any(
+        system in _STANDARD_SYSTEMS and code for system, code, _ in codings(condition.get("code"))
+    )
 
 
 def basis_of(cond: dict) -> str:
@@ -83,11 +119,18 @@ def _brain_metastasis_conditions(res: Resources) -> tuple[tuple[dict, ...], tupl
         primary = res.get(primary_ref) if primary_ref else None
         if primary is not None and not breast_cancer.is_breast_cancer(primary):
             primary_text = text_of(primary.get("code")).split(" | ")[0]
+            if _coded_in_standard_terms(primary):
+                notes.append(
+                    f"{reference(cond)} is a metastasis of {primary_ref} ({primary_text}),"
+                    " not of breast cancer"
+                )
+                continue
+            # A primary coded only locally (IMO, a lab's own codes) or worded in a way we do not
+            # read may still be breast cancer: it does not make the metastasis someone else's.
             notes.append(
-                f"{reference(cond)} is a metastasis of {primary_ref} ({primary_text}),"
-                " not of breast cancer"
+                f"{reference(cond)}'s primary {primary_ref} ({primary_text}) is not recognised"
+                " as breast cancer, nor coded as another cancer: the metastasis is kept"
             )
-            continue
         kept.append(cond)
     kept.sort(key=lambda c: dates.earliest_key(dates.clinical_date(c)))
     return tuple(kept), tuple(notes)
@@ -145,6 +188,24 @@ def leptomeningeal_conditions(res: Resources) -> tuple[dict, ...]:
     )
 
 
+def _reported_leptomeningeal(res: Resources) -> tuple[list[str], list[str], list[str]]:
+    """(references, clauses) of final brain imaging reports stating leptomeningeal disease, and
+    the clauses that only raise it ("suspicious for", "cannot exclude")."""
+    refs: list[str] = []
+    stated: list[str] = []
+    raised: list[str] = []
+    for report in brain_reports(res):
+        if report.get("status") in NOT_FINAL:
+            continue  # a preliminary read is not yet a finding
+        for clause in clauses(report_text(report)[0]):
+            if valueset("leptomeningeal-disease").has_text(clause):
+                hedged = any(mentions(clause, h) for h in _HEDGES) or "?" in clause
+                (raised if hedged else stated).append(clause.strip())
+                if not hedged:
+                    refs.append(reference(report))
+    return list(dict.fromkeys(refs)), stated, raised
+
+
 def leptomeningeal_disease(res: Resources) -> Fact[bool]:
     if not res.available("Condition"):
         return Fact.unknown("Conditions could not be obtained")
@@ -159,6 +220,14 @@ def leptomeningeal_disease(res: Resources) -> Fact[bool]:
             )
         )
         return Fact(True, tuple(reference(c) for c in found), (), basis)
+    # The MRI usually names it before the problem list does.
+    refs, stated, raised = _reported_leptomeningeal(res)
+    if stated:
+        words = "; ".join(f"'{c[:120]}'" for c in stated)
+        return Fact(True, tuple(refs), (), f"words in a brain imaging report: {words}")
+    if raised:
+        words = "; ".join(f"'{c[:120]}'" for c in raised)
+        return Fact.unknown(f"a brain imaging report raises it without stating it: {words}")
     if "Condition" in res.unreadable:
         return Fact.unknown("a Condition could not be read: it may record leptomeningeal disease")
     return Fact(

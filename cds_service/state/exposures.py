@@ -20,7 +20,12 @@ Representations read (real-world-fhir-representations.md 1.1, 1.3-1.5), dates by
   dispensed: left out. Not read, as they date nothing: `category` (inpatient, community...),
   `doseAndRate` (Epic's three typed entries), `timing.code`, `reasonCode` (why it was given).
 - MedicationDispense: `whenHandedOver`, + `daysSupply` for the end; `declined` is void. Without
-  `daysSupply` the end stays unknown (quantity / daily dose needs the order's dose: not guessed).
+  `daysSupply` (not must-support in US Core), the supply is `quantity` / daily dose, the dose
+  read from the dispense's own `dosageInstruction`, else from its `authorizingPrescription`
+  order's: one dosage, a `doseAndRate[].doseQuantity` in the dispensed unit (tablets, capsules,
+  mg, mL) and `timing.repeat` frequency / period. Left out, so the end stays unknown: a dose in
+  another unit than the quantity (mg against tablets needs the tablet's strength: not guessed),
+  several dosages (a taper or sequence has no one daily rate), a timing without its period.
 - MedicationAdministration: `effectiveDateTime` or `effectivePeriod.start`, one dose each;
   `not-done` is void; `statusReason` of a stopped infusion. Doses are grouped into courses by
   their cycle in state/therapy. Cerner's `infuse-over-time` (minutes of one infusion) and
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds_service.state import dates
-from cds_service.state.medication import named
+from cds_service.state.medication import Lookup, named
 from cds_service.state.model import UNKNOWN, FhirDate, StopReason, Unknown
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import text_of
@@ -92,6 +97,15 @@ _UNIT_DAYS = {
     "year": 365,
     "years": 365,
 }
+# The unit a dispensed quantity and a dose are counted in, by its UCUM code or the words EHRs
+# use: one divides the other only in the same unit.
+_DOSE_UNITS = {
+    "tablet": ("tab", "tabs", "tablet", "tablets", "tbl", "{tbl}", "{tablet}", "{tablets}"),
+    "capsule": ("cap", "caps", "capsule", "capsules", "{cap}", "{capsule}", "{capsules}"),
+    "mg": ("mg", "milligram", "milligrams"),
+    "ml": ("ml", "milliliter", "milliliters", "millilitre", "millilitres"),
+}
+_UNIT_OF = {alias: unit for unit, aliases in _DOSE_UNITS.items() for alias in aliases}
 # "Until Wed 5/27/2020" (Epic) or "until 2020-05-27".
 _UNTIL = re.compile(
     r"\buntil\s+(?:[a-z]{3,9}\.?,?\s+)?(?:(\d{1,2})/(\d{1,2})/(\d{4})|(\d{4}-\d{2}-\d{2}))",
@@ -265,6 +279,63 @@ def _request_end(resource: dict, start: FhirDate | None) -> tuple[FhirDate | Non
     return None, None, ""
 
 
+def _dose_unit(quantity: Any) -> str | None:
+    if not isinstance(quantity, dict):
+        return None
+    for key in ("code", "unit"):
+        unit = _UNIT_OF.get(str(quantity.get(key) or "").strip().lower())
+        if unit:
+            return unit
+    return None
+
+
+def _daily_dose(dosages: Any, unit: str) -> float | None:
+    """The amount a day, in `unit`, of the one dosage given; None when it cannot be read so."""
+    readable = [d for d in dosages if isinstance(d, dict)] if isinstance(dosages, list) else []
+    if len(readable) != 1:
+        return None  # none, or several (a taper, a sequence): no one daily rate
+    repeat = _repeat(readable[0])
+    if "period" not in repeat or "periodUnit" not in repeat:
+        return None  # how often is not recorded
+    per = _days({"value": repeat["period"], "code": repeat["periodUnit"]})
+    frequency = repeat.get("frequency", 1)
+    amounts = {
+        float(q["value"])
+        for entry in readable[0].get("doseAndRate", [])
+        if isinstance(entry, dict)
+        and isinstance(q := entry.get("doseQuantity"), dict)
+        and isinstance(q.get("value"), (int, float))
+        and q["value"] > 0
+        and _dose_unit(q) == unit
+    }
+    if not per or not isinstance(frequency, int) or len(amounts) != 1:
+        return None  # no dose in the dispensed unit, or two that disagree
+    return amounts.pop() * frequency / per
+
+
+def _supply_from_dose(resource: dict, lookup: Lookup) -> tuple[float, str] | None:
+    """(days, how) a dispense without daysSupply lasts: its quantity / the daily dose."""
+    quantity = resource.get("quantity") or {}
+    unit = _dose_unit(quantity)
+    value = quantity.get("value")
+    if unit is None or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    sources = [("dispense dosage", resource.get("dosageInstruction"))]
+    for ref in resource.get("authorizingPrescription", []):
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str):
+            local = "/".join(target.split("/_history/")[0].rstrip("/").split("/")[-2:])
+            order = lookup(local)
+            if order is not None:
+                sources.append((f"dose of {local}", order.get("dosageInstruction")))
+    for source, dosages in sources:
+        daily = _daily_dose(dosages, unit)
+        if daily:
+            days = value / daily
+            return days, f"{value:g} {unit} / {daily:g} {unit} a day, {source}"
+    return None
+
+
 def _rejected_by_pharmacy(resource: dict) -> bool:
     return any(
         str(e.get("url", "")).endswith(_PHARMACY_VERIFICATION)
@@ -273,7 +344,7 @@ def _rejected_by_pharmacy(resource: dict) -> bool:
     )
 
 
-def _read(resource: dict) -> dict[str, Any] | None:
+def _read(resource: dict, lookup: Lookup) -> dict[str, Any] | None:
     """Start, end and status of one medication resource; None when it records no exposure."""
     rtype = resource.get("resourceType")
     status = resource.get("status")
@@ -316,8 +387,11 @@ def _read(resource: dict) -> dict[str, Any] | None:
     if rtype == "MedicationDispense":
         handed = dates.first(resource, "whenHandedOver")
         supply = _days(resource.get("daysSupply"))
+        how = "days' supply"
+        if supply is None and (derived := _supply_from_dose(resource, lookup)):
+            supply, how = derived[0], f"days ({derived[1]})"
         end = dates.shifted(handed, supply) if handed and supply is not None else None
-        basis = f"estimated: dispensed {handed} + {supply:g} days' supply" if end else ""
+        basis = f"estimated: dispensed {handed} + {supply:g} {how}" if end else ""
         return {
             "start": handed,
             "start_rank": START_RANK["dispense"],
@@ -361,7 +435,7 @@ def _exposures(res: Resources) -> tuple[Exposure, ...]:
         drug = named(resource, medications.get)
         if not drug.agents:
             continue  # no drug (data-absent "error"), or neither anticancer nor interacting
-        read = _read(resource)
+        read = _read(resource, res.get)
         if read is None:
             continue
         ref = reference(resource)

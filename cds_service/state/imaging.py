@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from cds_service.state import dates
 from cds_service.state.model import Fact, FhirDate
@@ -78,6 +79,15 @@ def brain_reports(res: Resources) -> tuple[dict, ...]:
             if is_brain_mri(r) or (is_radiology_report(r) and _names_brain(r))
         ),
     )
+
+
+# A report's clauses, each about one finding ("new left lesion; treated right lesion smaller").
+_CLAUSES = re.compile(r"[;\n|]|\.(?!\d)")
+
+
+def clauses(text: str) -> list[str]:
+    """A report's text cut into clauses, each about one finding."""
+    return _CLAUSES.split(text)
 
 
 def attachment_text(attachment: dict) -> str | None:

@@ -12,7 +12,8 @@ Representations read (shared/reference/real-world-fhir-representations.md sectio
 - mass effect: words only (value sets mass-effect, severe-mass-effect: no code is verified) in
   brain-metastasis Conditions, brain imaging reports, brain Observations and Conditions naming it;
   never inferred from size (a lesion at or above the rules' large_lesion_cm is "large", a fact of
-  its own);
+  its own); hydrocephalus, midline shift or herniation "none recorded" only where a readable
+  brain imaging report could have named them (no report, or a PDF-only one: unknown);
 - counts: the latest brain text that states a number of lesions ("three lesions", "solitary
   metastasis"); new lesions: the latest brain text that speaks of new lesions ("two new lesions",
   "new left frontal lesion", "no new lesions"), treated, stable or smaller lesions not counted.
@@ -30,7 +31,7 @@ from typing import Literal
 from cds_service.state import dates
 from cds_service.state.brain import brain_metastasis_conditions, brain_observations
 from cds_service.state.coded import coded
-from cds_service.state.imaging import brain_mris, brain_reports, report_text
+from cds_service.state.imaging import brain_mris, brain_reports, clauses, report_text
 from cds_service.state.model import Fact, FhirDate
 from cds_service.state.resources import Resources, reference
 from cds_service.state.terminology import code_sets, mentions, text_of, valueset
@@ -105,7 +106,6 @@ _COUNT = re.compile(
 )
 _SOLITARY = re.compile(r"\b(solitary|single)\s+(?:[\w.]+\s+){0,5}?(?:lesion|metastasis|met|mass)\b")
 _LESION = r"(?:lesions?|metastas[ie]s|mets?|foci|focus|nodules?|masses|mass)"
-_CLAUSES = re.compile(r"[;\n|]|\.(?!\d)")
 # "two new lesions", "3 new enhancing metastases", "a new left frontal lesion", "no new lesions",
 # and "three new (right occipital 1.1 cm, ...)" where the clause names the lesions elsewhere.
 _NEW = re.compile(
@@ -342,6 +342,10 @@ def _mass_effect_texts(res: Resources) -> list[BrainText]:
     return texts
 
 
+# Where hydrocephalus, midline shift or herniation would be written: a problem, or the report.
+_SEVERE_SOURCES = ("Condition", "DiagnosticReport")
+
+
 def _mass_effect_readable(res: Resources) -> bool:
     return res.available("Condition") or res.available("DiagnosticReport")
 
@@ -364,8 +368,9 @@ def mass_effect(res: Resources) -> Fact[bool]:
 
 
 def severe_mass_effect(res: Resources) -> Fact[tuple[str, ...]]:
-    """Hydrocephalus, midline shift or herniation recorded in words; () when the readable record
-    names none; UNKNOWN when neither Conditions nor reports could be obtained."""
+    """Hydrocephalus, midline shift or herniation recorded in words; () when readable brain
+    imaging reports name none; UNKNOWN when none could be read (nothing then could have named
+    it: a missing report is not a report saying no hydrocephalus)."""
     if not _mass_effect_readable(res):
         return Fact.unknown("neither Conditions nor reports could be obtained")
     terms = valueset("severe-mass-effect").texts
@@ -380,7 +385,20 @@ def severe_mass_effect(res: Resources) -> Fact[tuple[str, ...]]:
                 sources[f"'{term}' in {text.source}"] = None
     if found:
         return Fact(tuple(found), tuple(refs), (), "; ".join(sources))
-    return Fact((), (), (), "no hydrocephalus, midline shift or herniation in the brain text")
+    gaps = [f"{t} could not be obtained" for t in _SEVERE_SOURCES if not res.available(t)]
+    gaps += [f"a {t} could not be read" for t in _SEVERE_SOURCES if t in res.unreadable]
+    read = []
+    for report in brain_reports(res):
+        if report_text(report)[0].strip():
+            read.append(report)
+        else:  # a PDF-only report: its words may name it
+            gaps.append(f"{reference(report)}: no readable words")
+    if gaps or not read:
+        return Fact.unknown("no brain imaging report that could name it", *gaps)
+    read_refs = tuple(reference(r) for r in read)
+    return Fact(
+        (), read_refs, (), "no hydrocephalus, midline shift or herniation in the brain reports"
+    )
 
 
 # --- counts ---------------------------------------------------------------------------------------
@@ -417,12 +435,22 @@ class LesionMention:
     words: str
 
 
+def side_of(sides: Iterable[Laterality | None]) -> Laterality | None:
+    """The side of several findings together: None when any has no side recorded (it may be any
+    lesion), "bilateral" when they lie on two sides."""
+    found = list(sides)
+    if not found or None in found:
+        return None
+    distinct = set(found)
+    return distinct.pop() if len(distinct) == 1 else "bilateral"  # type: ignore[return-value]
+
+
 def new_lesions_in(text: str) -> tuple[LesionMention, ...] | None:
     """The new lesions a text names, clause by clause; () for "no new lesions"; None when the
     text says nothing about new lesions."""
     mentions_found: list[LesionMention] = []
     spoke = False
-    for clause in _CLAUSES.split(text.lower()):
+    for clause in clauses(text.lower()):
         for match in _NEW.finditer(clause):
             quantifier, noun = match.group(1), match.group(2)
             if noun is None and not (

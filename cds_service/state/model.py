@@ -134,6 +134,10 @@ class ProgressionEvent:
     # "new-srs-course", ...
     description: str
     evidence: tuple[str, ...]
+    # The side the progression was seen on ("left", "right", "midline", "bilateral"), from the
+    # report's words or the resource's site; None when not recorded (it may be any lesion).
+    # A progression on the other side of a treated lesion is another lesion (lesions.py).
+    laterality: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,13 @@ from __future__ import annotations
 from cds_service.state import dates
 from cds_service.state.brain import basis_of, brain_condition_refs, brain_metastasis_conditions
 from cds_service.state.coded import coded
-from cds_service.state.imaging import NOT_FINAL, brain_reports, report_text
-from cds_service.state.lesions import new_lesions_in
+from cds_service.state.imaging import NOT_FINAL, brain_reports, clauses, report_text
+from cds_service.state.lesions import (
+    laterality_in_text,
+    laterality_of_sites,
+    new_lesions_in,
+    side_of,
+)
 from cds_service.state.model import Fact, ProgressionEvent, Site
 from cds_service.state.parameters import SAME_FINDING_DAYS
 from cds_service.state.radiotherapy import brain_volumes
@@ -118,6 +123,12 @@ def _disease_status_observations(res: Resources) -> tuple[tuple[dict, str, Site]
     return tuple(found)
 
 
+def _sites(resource: dict) -> list:
+    """bodySite as a list (an Observation has one, a Condition several)."""
+    site = resource.get("bodySite")
+    return site if isinstance(site, list) else [site] if site else []
+
+
 def _status_code(obs: dict) -> str:
     return next((c for _, c, _ in codings(obs.get("code")) if c), "?")
 
@@ -143,6 +154,7 @@ def _status_events(res: Resources) -> list[ProgressionEvent]:
                 "disease-status",
                 f"disease status worsened ({where})",
                 (reference(obs),),
+                laterality_of_sites(_sites(obs)),
             )
         )
     return events
@@ -162,6 +174,7 @@ def _condition_events(res: Resources) -> list[ProgressionEvent]:
                     "recurrence",
                     f"brain metastases recurred ({basis_of(cond)}, clinicalStatus recurrence)",
                     (reference(cond),),
+                    laterality_of_sites(_sites(cond)),
                 )
             )
     first = dates.clinical_date(conds[0]) if conds else None
@@ -176,23 +189,32 @@ def _condition_events(res: Resources) -> list[ProgressionEvent]:
                     "re-recorded-metastasis",
                     "brain metastasis recorded again",
                     (reference(cond),),
+                    laterality_of_sites(_sites(cond)),
                 )
             )
     return events
 
 
-def report_progression(report: dict) -> str | None:
-    """What a final brain report says progressed, in its own words; None when it says nothing."""
+def report_progression(report: dict) -> tuple[str, str | None] | None:
+    """What a final brain report says progressed, in its own words, and on which side (None when
+    the words name no side for every finding); None when it says nothing."""
     if "disease-status-worsened" in {
         s for c in report.get("conclusionCode", []) for s in code_sets(c)
     }:
-        return "coded conclusion: worsened"
+        return "coded conclusion: worsened", None
     text, _ = report_text(report)
-    new = new_lesions_in(text)
-    if new:
-        return "; ".join(m.words for m in new)
-    grown = [w for w in GROWTH_WORDS if mentions(text, w)]
-    return grown[0] if grown else None
+    new = new_lesions_in(text) or ()
+    grown = [
+        (word, laterality_in_text(clause))
+        for clause in clauses(text)
+        for word in GROWTH_WORDS
+        if mentions(clause, word)
+    ]
+    if not new and not grown:
+        return None
+    # Every finding's side counts: a new left lesion beside an enlarging right one is both sides.
+    side = side_of([m.laterality for m in new] + [s for _, s in grown])
+    return ("; ".join(m.words for m in new) if new else grown[0][0]), side
 
 
 def _report_events(res: Resources) -> list[ProgressionEvent]:
@@ -202,13 +224,15 @@ def _report_events(res: Resources) -> list[ProgressionEvent]:
             continue  # a preliminary read is not yet a finding
         said = report_progression(report)
         if said is not None:
+            words, side = said
             events.append(
                 ProgressionEvent(
                     dates.clinical_date(report),
                     "intracranial",
                     "radiology-report",
-                    f"brain imaging report: {said}",
+                    f"brain imaging report: {words}",
                     (reference(report),),
+                    side,
                 )
             )
     return events

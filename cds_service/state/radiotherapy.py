@@ -346,6 +346,7 @@ def srs_progressions(
                     "new-srs-course",
                     f"new SRS course ({sites}) after SRS of {before}",
                     course.evidence,
+                    course.laterality,
                 )
             )
     return tuple(events)

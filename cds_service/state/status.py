@@ -151,6 +151,9 @@ def performance_status(res: Resources) -> Fact[PerformanceStatus]:
     return Fact(status, (ref,), dates.partial_notes(ref, when), basis)
 
 
+_HOSPICE_SOURCES = ("Condition", "Procedure")
+
+
 def hospice(res: Resources) -> Fact[bool]:
     """Hospice recorded by name (no verified code); False when searchable and absent."""
     if not res.available("Condition", "Procedure", "ServiceRequest"):
@@ -162,4 +165,14 @@ def hospice(res: Resources) -> Fact[bool]:
     ]
     if found:
         return Fact(True, tuple(reference(r) for r in found), (), "hospice named in the record")
-    return Fact(False, (), ("no hospice care recorded",))
+    # Hospice is recorded as a problem or a procedure: without both, its absence is not known.
+    gaps = [f"{t}s could not be obtained" for t in _HOSPICE_SOURCES if not res.available(t)]
+    gaps += [f"a {t} could not be read" for t in _HOSPICE_SOURCES if t in res.unreadable]
+    if gaps:
+        return Fact.unknown("no hospice named in what could be read", *gaps)
+    return Fact(
+        False,
+        (),
+        ("no hospice care recorded",),
+        "Conditions and Procedures obtained and readable; none names hospice",
+    )

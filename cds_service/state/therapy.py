@@ -8,6 +8,14 @@ A course starts at its best-ranked evidence (first administration, then first di
 bounds, validity, authoredOn) and ends at its best-ranked end (recorded, then the estimates of
 real-world-fhir-representations.md 1.5.3; administrations: last infusion + cycle). An estimated end
 is marked so, with its basis in words; an end the evidence cannot give stays unknown.
+
+Progression on a regimen: each progression event (state/progression) belongs to the last regimen
+started before it, "on" it within its course or PROGRESSION_WINDOW_DAYS after, "on or after" it
+when its end is not recorded or only estimated. The first brain or leptomeningeal metastasis
+Condition (by onset) is CNS progression on the regimen running when it was diagnosed, or "on or
+after" the last one started when nothing records or estimates that one's end. Left out on purpose:
+a first brain metastasis after a regimen whose end the record shows (recorded, or last infusion +
+cycle): a new diagnosis, not progression on it (tested).
 """
 
 from __future__ import annotations
@@ -156,7 +164,11 @@ def _carried_into(course: DrugCourse, new_start: FhirDate) -> bool:
     return course.end.latest > new_start.latest + timedelta(days=REGIMEN_START_WINDOW_DAYS)
 
 
-def _regimen(members: list[DrugCourse], end_cap: FhirDate | None) -> Regimen:
+def _regimen(
+    members: list[DrugCourse], end_cap: FhirDate | None, start: FhirDate | None = None
+) -> Regimen:
+    """The regimen of a line's courses; `start` is when the line began (a course carried over
+    from the previous line started before it)."""
     active = end_cap is None and any(c.active for c in members)
     ends = [c.end for c in members if c.end]
     end = (
@@ -174,7 +186,7 @@ def _regimen(members: list[DrugCourse], end_cap: FhirDate | None) -> Regimen:
             stop = "completed"
     return Regimen(
         frozenset(c.agent for c in members),
-        dates.earliest(c.start for c in members),
+        start or dates.earliest(c.start for c in members),
         end,
         active,
         stop,
@@ -187,8 +199,9 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
     anticancer = [c for c in drug_courses if c.agent not in INTERACTING_AGENTS]
     dated = [c for c in anticancer if c.start]
     lines: list[list[DrugCourse]] = []
+    starts: list[FhirDate | None] = []  # when each line began: its first new course
     for course in dated:
-        line_start = lines[-1][0].start if lines else None
+        line_start = starts[-1] if starts else None
         if (
             line_start
             and course.start
@@ -201,12 +214,16 @@ def regimens(drug_courses: tuple[DrugCourse, ...]) -> tuple[Regimen, ...]:
         if lines and course.start:
             carried = [c for c in lines[-1] if _carried_into(c, course.start)]
         lines.append(carried + [course])
+        # Not a carried course's start: trastuzumab given since 2022 does not make a line that
+        # began in 2025 years old (its partners would each open a line of their own, and a
+        # progression before 2025 would be read as on it).
+        starts.append(course.start)
     built = []
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
         carried_on = nxt is not None and any(c in nxt for c in line)
         cap = nxt[-1].start if carried_on and nxt else None
-        built.append(_regimen(line, cap))
+        built.append(_regimen(line, cap, starts[i]))
     # Courses without any start date cannot be placed in a line: each stands alone.
     built += [_regimen([c], None) for c in anticancer if not c.start]
     return tuple(built)
@@ -289,11 +306,18 @@ def first_cns_metastasis(
         for e in recorded
     ):
         return ()
-    running = [r for r in lines if _started_before(r, when) and _covers_regimen(r, when)]
-    if not running:
-        return ()
+    before = [r for r in lines if _started_before(r, when)]
+    if not any(_covers_regimen(r, when) for r in before):
+        # The last regimen started before the diagnosis may still have been running: nothing
+        # records or estimates its end. Then it is progression "on or after" it, as
+        # link_progressions words it, never silence. A regimen whose end the record shows
+        # (recorded, or last infusion + cycle) ended before: a new diagnosis, not progression.
+        latest = max(before, key=lambda r: dates.earliest_key(r.start), default=None)
+        if latest is None or latest.active or latest.end is not None:
+            return ()
     # The event says what happened; the regimen it happened on is the card's to name (by the
-    # agents active that day), so the sentence never repeats it.
+    # agents active that day, "on or after" where the end is not recorded), so the sentence
+    # never repeats it.
     description = f"first {what} diagnosed"
     return (ProgressionEvent(when, "intracranial", "first-brain-metastasis", description, (ref,)),)
 

@@ -72,6 +72,20 @@ READ = {
         condition("c", concept(text="HER-2/neu 3+ breast carcinoma")),
         "Condition text 'HER-2/neu 3+ breast carcinoma'",
     ),
+    "free text histology and side (Cerner IMO display)": (
+        condition("c", concept(text="Invasive ductal carcinoma, left breast")),
+        "Condition text 'Invasive ductal carcinoma, left breast'",
+    ),
+    "ICD-10-CM display under a local code": (
+        condition(
+            "c",
+            concept(
+                coding("urn:oid:1.2.3.4", "88"),
+                text="Malignant neoplasm of upper-outer quadrant of right female breast",
+            ),
+        ),
+        "Condition text 'Malignant neoplasm of upper-outer quadrant of right female breast'",
+    ),
     "encounter-diagnosis category": (
         condition(
             "c",
@@ -116,6 +130,11 @@ NOT_BREAST_CANCER = {
     "secondary (metastatic to breast)": "Secondary malignant neoplasm of breast",
     "ERBB2 amplified names no breast cancer": "ERBB2 amplified",
     "another cancer": "HER2-positive gastric adenocarcinoma",
+    "another cancer beside a breast finding": "Carcinoma of lung, breast cyst",
+    "secondary, with side": "Secondary malignant neoplasm of left female breast",
+    "metastatic to one breast": "Lung cancer metastatic to right breast",
+    "negated histology": "No carcinoma of left breast",
+    "in situ with side": "Ductal carcinoma in situ, left breast",
 }
 
 

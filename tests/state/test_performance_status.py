@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from cds_service.state.model import UNKNOWN
+from cds_service.state.model import UNKNOWN, PatientState
 from tests.state.records import CERNER_LOCAL, LOINC, coding, concept, loinc, observation, state
+from tests.state.support import state_of
 
 ECOG = loinc("89247-1", "ECOG Performance Status score")
 KPS = loinc("89243-0", "Karnofsky Performance Status score")
@@ -153,3 +154,36 @@ def test_negative_control_no_performance_status() -> None:
 
 def test_observations_not_obtained_is_unknown() -> None:
     assert ps(unavailable=("Observation",)).value is UNKNOWN
+
+
+# --- hospice ------------------------------------------------------------------------------------
+
+
+def _hospice_state(*resources: dict, unavailable: tuple[str, ...] = ()) -> PatientState:
+    patient = {"resourceType": "Patient", "id": "h"}
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": r} for r in (patient, *resources)]}
+    return state_of(bundle, unavailable=unavailable)
+
+
+def test_hospice_named_in_a_procedure() -> None:
+    referral = {
+        "resourceType": "Procedure",
+        "id": "hospice",
+        "status": "completed",
+        "subject": {"reference": "Patient/h"},
+        "code": {"text": "Referral to hospice"},
+        "performedDateTime": "2026-11-01",
+    }
+    fact = _hospice_state(referral).hospice
+    assert (fact.value, fact.evidence) == (True, ("Procedure/hospice",))
+
+
+def test_no_hospice_only_when_conditions_and_procedures_were_obtained() -> None:
+    fact = _hospice_state().hospice
+    assert (fact.value, fact.basis) == (
+        False,
+        "Conditions and Procedures obtained and readable; none names hospice",
+    )
+    missing = _hospice_state(unavailable=("Procedure",)).hospice
+    assert missing.value is UNKNOWN
+    assert "Procedures could not be obtained" in missing.notes

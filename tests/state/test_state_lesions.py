@@ -202,6 +202,22 @@ def test_severe_mass_effect_unknown_when_nothing_could_be_read() -> None:
     assert state.severe_mass_effect.value is UNKNOWN
 
 
+def test_severe_mass_effect_none_only_where_a_readable_brain_report_could_name_it() -> None:
+    named_none = _with_report("Right frontal lesion 1.1 cm.")
+    assert named_none.severe_mass_effect.value == ()
+    assert named_none.severe_mass_effect.evidence  # the reports read
+    p = Patient("hc", "1970-01-01")
+    p.brain_mets("2024-03-01", p.breast_cancer("2022-01-10"))
+    no_report = state_of(p.bundle("brain metastases, no report"))
+    assert no_report.severe_mass_effect.value is UNKNOWN
+    report = p.brain_mri("2024-03-01", "")
+    del report["conclusion"]
+    report["presentedForm"] = [{"contentType": "application/pdf", "data": "JVBERi0="}]
+    pdf_only = state_of(p.bundle("PDF-only report"))
+    assert pdf_only.severe_mass_effect.value is UNKNOWN
+    assert any("no readable words" in n for n in pdf_only.severe_mass_effect.notes)
+
+
 # --- new lesions ----------------------------------------------------------------------------------
 
 

@@ -146,6 +146,39 @@ def test_radiology_report_stating_progression(content: dict) -> None:
     assert event.evidence == (f"DiagnosticReport/{report['id']}",)
 
 
+@pytest.mark.parametrize(
+    ("conclusion", "side"),
+    [
+        ("New left frontal lesion; treated right lesion smaller.", "left"),
+        ("Interval enlargement of the right parietal metastasis.", "right"),
+        ("New left frontal lesion. Enlarging right parietal lesion.", "bilateral"),
+        ("Two new enhancing lesions.", None),  # no side named: it may be any lesion
+        ("New left frontal lesion and two new lesions.", None),
+    ],
+    ids=["new lesion", "enlarging", "new and enlarging", "no side", "one side of two findings"],
+)
+def test_a_report_progression_carries_the_side_its_words_name(
+    conclusion: str, side: str | None
+) -> None:
+    p, _, _ = _patient()
+    _report(p, conclusion=conclusion)
+    (event,) = _events(p)
+    assert event.laterality == side
+
+
+def test_status_and_condition_progressions_carry_their_site_side() -> None:
+    p, primary, _ = _patient()
+    _status(p, "97509-4", None, bodySite=cc(BRAIN, text="Right frontal lobe"))
+    recurred = p.brain_mets("2025-02-01", primary, site=cc(BRAIN, text="L cerebellum"))
+    recurred["clinicalStatus"] = cc({"code": "recurrence"})
+    sides = {e.kind: e.laterality for e in _events(p)}
+    assert sides == {
+        "disease-status": "right",
+        "recurrence": "left",
+        "re-recorded-metastasis": "left",  # the same Condition, recorded again after 30 days
+    }
+
+
 def test_a_ct_head_radiology_report_with_a_local_code() -> None:
     p, _, _ = _patient()
     p.add(

@@ -360,6 +360,48 @@ def test_dispense_without_days_supply_has_an_unknown_end() -> None:
     assert (span(c), c.active) == (("2025-03-01", None), False)
 
 
+def _tablets_dispensed(**dosage: object) -> dict:
+    """Epic-style: 140 lapatinib tablets, with the dispense's own dosage (typed doseAndRate)."""
+    return dispense(
+        "d",
+        "lapatinib",
+        whenHandedOver="2025-03-01",
+        quantity={"value": 140, "unit": "TAB", "code": "{tbl}"},
+        dosageInstruction=[dosage],
+    )
+
+
+EPIC_DOSES = [
+    {"type": {"text": "ordered"}, "doseQuantity": {"value": 1250, "unit": "mg", "code": "mg"}},
+    {"type": {"text": "admin-amount"}, "doseQuantity": {"value": 5, "unit": "tablet"}},
+]
+
+
+def test_dispense_without_days_supply_lasts_its_quantity_over_its_own_daily_dose() -> None:
+    repeat = {"frequency": 1, "period": 1, "periodUnit": "d"}
+    c = course(_tablets_dispensed(timing={"repeat": repeat}, doseAndRate=EPIC_DOSES))
+    assert (span(c), c.end_basis) == (
+        ("2025-03-01", "2025-03-29"),
+        "estimated: dispensed 2025-03-01 + 28 days (140 tablet / 5 tablet a day, dispense dosage)",
+    )
+
+
+@pytest.mark.parametrize(
+    "dosage",
+    [
+        {"timing": {"repeat": {"frequency": 1}}, "doseAndRate": EPIC_DOSES},  # no period
+        {"timing": {"repeat": {"period": 1, "periodUnit": "d"}}, "doseAndRate": EPIC_DOSES[:1]},
+        {"timing": {"repeat": {"period": 1, "periodUnit": "d"}}},  # no dose
+    ],
+    ids=["timing without period", "dose in mg only", "no dose"],
+)
+def test_dispense_whose_daily_dose_cannot_be_read_in_its_unit_has_an_unknown_end(
+    dosage: dict,
+) -> None:
+    c = course(_tablets_dispensed(**dosage))
+    assert (span(c), c.end_basis, c.active) == (("2025-03-01", None), "", False)
+
+
 def test_declined_dispense_is_no_course() -> None:
     assert courses(dispense("d", "capecitabine", "declined", whenHandedOver="2025-03-01")) == ()
 

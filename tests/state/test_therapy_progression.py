@@ -164,9 +164,30 @@ def test_negative_control_brain_metastasis_with_no_regimen_running_is_a_new_diag
     assert s.intracranial_progressions == ()
 
 
-def test_brain_metastasis_on_a_regimen_whose_end_is_unknown_is_not_read_as_on_it() -> None:
-    # The regimen may have stopped long before: "running then" cannot be shown, so no event.
+def test_brain_metastasis_after_a_regimen_whose_end_is_unknown_is_progression_on_or_after_it() -> (
+    None
+):
+    # Nothing records or estimates the regimen's end: it may have run until the diagnosis, so the
+    # first brain metastasis is CNS progression "on or after" it, worded so (never silence).
     s = state(BREAST, *orders_only(), brain_mets("2026-02-20"))
+    (event,) = s.intracranial_progressions
+    assert (event.kind, event.when.text, event.description) == (
+        "first-brain-metastasis",
+        "2026-02-20",
+        "first brain metastasis diagnosed",
+    )
+    (regimen,) = s.regimens
+    assert (regimen.progression, regimen.progression_relation) == (event, "on or after")
+
+
+def test_negative_control_brain_metastasis_after_a_recorded_end_is_a_new_diagnosis() -> None:
+    s = state(
+        BREAST,
+        statement(
+            "s", "t-dm1", "completed", effectivePeriod={"start": "2024-01-08", "end": "2024-06-01"}
+        ),
+        brain_mets("2025-02-20"),
+    )
     assert s.intracranial_progressions == ()
 
 

@@ -56,7 +56,10 @@ def _her2_patient(pid: str) -> tuple[Patient, dict]:
     return p, primary
 
 
-def _treated_right_frontal(treated_site: dict) -> dict:
+def _treated_right_frontal(
+    treated_site: dict,
+    latest_report: str = "New left frontal lesion; treated right lesion smaller.",
+) -> dict:
     p, primary = _her2_patient("identity")
     mets = p.brain_mets("2025-03-01", primary)
     p.brain_mri("2025-03-01", "Solitary 1.1 cm right frontal metastasis. No mass effect.")
@@ -71,7 +74,7 @@ def _treated_right_frontal(treated_site: dict) -> dict:
             "reasonReference": [p.ref(mets)],
         },
     )
-    p.brain_mri("2026-10-01", "New left frontal lesion; treated right lesion smaller.")
+    p.brain_mri("2026-10-01", latest_report)
     return p.bundle("new lesion on the other side of a treated one")
 
 
@@ -96,9 +99,15 @@ def test_a_new_lesion_on_the_other_side_is_not_the_treated_lesion(client, repres
     )
     assert other.status == 200
     assert REPEAT_SRS not in cards_by_rule(other)
-    # Control: the same order to the treated side is warned about, conditionally.
+    # The treated right lesion is smaller: repeat SRS to it is not after progression there.
     same = post_hook(
         client, hook_request(bundle, "order-select", draft_orders=[_srs_order(same_side)])
+    )
+    assert REPEAT_SRS not in cards_by_rule(same)
+    # Control: when the treated lesion itself enlarges, the same order is warned about.
+    enlarging = _treated_right_frontal(treated, "Treated right frontal lesion enlarging.")
+    same = post_hook(
+        client, hook_request(enlarging, "order-select", draft_orders=[_srs_order(same_side)])
     )
     (card,) = cards_by_rule(same)[REPEAT_SRS]
     assert card["indicator"] == "warning"
