@@ -7,13 +7,17 @@
 
 Also: `service_for(hook)`, `cards_by_rule(result)`, golden comparison (`card_signature`,
 `compare_golden`), JWT signing as an EHR would (`sign_jwt`), and `live_server(app)` to run the
-app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service replay`).
+app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service replay`), and
+`gunicorn_service(port, env)` to run `cds-service serve` itself (the worker model under test).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -315,3 +319,43 @@ def serving(server: socketserver.BaseServer) -> Iterator[int]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+
+
+@contextmanager
+def gunicorn_service(
+    port: int, env: Mapping[str, str], *, workers: int = 2, log: Path | None = None
+) -> Iterator[str]:
+    """`cds-service serve` (gunicorn, as deployed) on 127.0.0.1:port with `env` added to this
+    process's environment; yields its base URL once /health answers; stops it after."""
+    import requests
+
+    command = [sys.executable, "-m", "cds_service", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"cds-service serve exited with {process.returncode}")
+            try:
+                if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("cds-service serve did not answer /health within 120 s")
+            time.sleep(0.3)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""`cds-service serve --host H --port P`: the app under gunicorn (sync workers, preloaded)."""
+"""`cds-service serve --host H --port P`: the app under gunicorn (threaded workers, preloaded)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from cds_service.app import create_app
@@ -19,6 +20,15 @@ from cds_service.errors import ConfigError
 from cds_service.warmup import quiet_runtime, synthetic_requests, warm_up, warm_worker
 
 log = logging.getLogger(__name__)
+
+# Threads per worker. Sync workers read a request in the one thread that answers it, so as many
+# clients as there are workers, each sending half a body and waiting, stalled every hook (19 s
+# measured). A gthread worker hands a connection to a thread only once bytes arrive, and a body
+# must come whole within web/http.BODY_READ_SECONDS; a stalled client then holds one thread of
+# THREADS for at most that long, not the worker. The work itself is CPU-bound (one core per
+# worker under the GIL): the threads are for waiting, and cost nothing on a hook measured with
+# bench/slow_clients.py (see bench/README.md).
+THREADS = 32
 
 # Development defaults applied by --dev unless the environment says otherwise.
 _DEV_DEFAULTS = {"CDS_AUTH": "off", "CDS_CLOCK_OVERRIDE": "on"}
@@ -31,7 +41,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help="gunicorn sync workers (default: one per CPU core; the work is CPU-bound)",
+        help=f"gunicorn workers (default: one per CPU core; the work is CPU-bound), {THREADS} "
+        "threads each so that slow clients wait in a thread, not a worker",
     )
     parser.add_argument(
         "--dev",
@@ -79,7 +90,7 @@ def _serve_hooks_once(worker: Any) -> None:
     body reader, WSGI environ, any middleware, the access log) over a local socket pair, on the
     quiet runtime (no audit row): the first real hook then finds that code and memory this
     process's own (a real POST's first pass was still 1.5 times a steady hook)."""
-    if not isinstance(worker, SyncWorker) or not worker.sockets:
+    if not isinstance(worker, SyncWorker | ThreadWorker) or not worker.sockets:
         return
     with quiet_runtime(worker.app.flask_app):
         for path, body in synthetic_requests():
@@ -96,7 +107,12 @@ def _serve_once(worker: Any, path: str, body: bytes) -> None:
     sender = threading.Thread(target=_send_all_then_close_write, args=(ours, head.encode() + body))
     try:
         sender.start()
-        worker.handle(worker.sockets[0], theirs, ("warm-up", 0))
+        if isinstance(worker, ThreadWorker):
+            listener = worker.sockets[0].getsockname()
+            worker.handle(TConn(worker.cfg, theirs, ("warm-up", 0), listener))
+            theirs.close()  # a thread worker leaves closing to its main loop
+        else:
+            worker.handle(worker.sockets[0], theirs, ("warm-up", 0))
         sender.join(timeout=5)
         while ours.recv(65536):
             pass
@@ -132,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "bind": f"{args.host}:{args.port}",
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": "gthread",
+        "threads": THREADS,
         # Load once in the master: a broken knowledge base stops start-up before any worker
         # forks, and workers share the loaded rules copy-on-write.
         "preload_app": True,

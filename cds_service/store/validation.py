@@ -62,7 +62,7 @@ def parse_rfc3339(value: str) -> datetime | None:
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
         return datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}").astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+14:00 is before year 1
         return None
 
 
