@@ -49,6 +49,10 @@ def resolve(
             continue  # the client had no data: an answer, not a gap
         elif _is_outcome(value):
             missing[key] = "the client could not get it (OperationOutcome)"
+        elif (unreadable := _unreadable(service, key, value)) is not None:
+            # Unknown, never none: read as an empty record, a malformed value once made
+            # "no brain MRI on record" out of a key nobody could read.
+            missing[key] = f"the prefetch value is unreadable ({unreadable})"
         elif _has_next_page(value):
             # Paginated prefetch (allowed since CDS Hooks 2.0): the first page alone could read
             # as "none recorded", so the whole search is fetched; if it can't be, the page is
@@ -89,6 +93,27 @@ def _split_by_patient(
         log.warning("%s", skipped.describe())
         others.append(skipped)
     return ours, tuple(others)
+
+
+def _unreadable(service: ServiceDefinition, key: str, value: object) -> str | None:
+    """Why a prefetch value is not the answer to its query (a resource, or a Bundle with an entry
+    list); None when it is. Bad entries inside a readable Bundle are skipped one by one, later."""
+    if not isinstance(value, dict):
+        return "is not a JSON object"
+    found = value.get("resourceType")
+    if not isinstance(found, str) or not found:
+        return "has no resourceType: it is neither a FHIR resource nor a Bundle"
+    if found == "Bundle":
+        entries = value.get("entry")
+        return (
+            None
+            if entries is None or isinstance(entries, list)
+            else "is a Bundle whose entry is not a list"
+        )
+    expected = service.resource_type(key)
+    if "?" in service.prefetch[key]:
+        return f"is a {found[:40]!r}, not the searchset Bundle a {expected} search answers with"
+    return None if found == expected else f"is a {found[:40]!r}, not a {expected}"
 
 
 def _has_next_page(value: object) -> bool:

@@ -49,9 +49,7 @@ def _require_json(request: Request) -> None:
         mimetype.startswith("application/") and mimetype.endswith("+json")
     ):
         declared = repr(mimetype[:60]) if mimetype else "none"
-        raise UnsupportedMediaType(
-            f"Content-Type: expected application/json, got {declared}"
-        )
+        raise UnsupportedMediaType(f"Content-Type: expected application/json, got {declared}")
 
 
 def _read(request: Request, size: int) -> bytes:

@@ -68,7 +68,9 @@ def test_feedback_not_declared_as_json_gets_415(client):
     assert response.status_code == 415
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/fhir+json"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/fhir+json"]
+)
 def test_json_declared_with_a_charset_or_as_a_json_subtype_is_read(client, content_type):
     request = hook_request("patient-view")
     response = client.post(

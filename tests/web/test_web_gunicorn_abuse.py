@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
@@ -103,7 +102,8 @@ def stalled_client() -> socket.socket:
     sock.sendall(
         f"POST {service_url('patient-view')} HTTP/1.1\r\nHost: x\r\n"
         "Content-Type: application/json\r\nContent-Length: 2000\r\n\r\n".encode()
-        + b"{" + b" " * 999
+        + b"{"
+        + b" " * 999
     )
     return sock
 
