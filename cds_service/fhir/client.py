@@ -21,6 +21,7 @@ from urllib3.exceptions import ReadTimeoutError
 from cds_service.errors import FhirFetchError
 from cds_service.fhir.allowlist import Base, within
 from cds_service.fhir.references import patient_of
+from cds_service.fhir.search import encoded
 
 log = logging.getLogger(__name__)
 # urllib3 logs each request line, query string included (patient ids), at DEBUG: never emit it,
@@ -59,7 +60,7 @@ class Query:
         return f"{self.resource_type} {'read' if self.is_read else 'search'}"
 
     def url(self) -> str:
-        return f"{str(self.base).rstrip('/')}/{self.relative.lstrip('/')}"
+        return f"{str(self.base).rstrip('/')}/{encoded(self.relative).lstrip('/')}"
 
     def secrets(self) -> tuple[str, ...]:
         """Strings a server may echo back that must not reach a reason: token, ids, values."""

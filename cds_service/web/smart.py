@@ -19,6 +19,7 @@ from cds_service.config import Settings
 from cds_service.errors import FhirServerNotAllowed
 from cds_service.fhir.allowlist import Base, check_fhir_server, within
 from cds_service.fhir.record import parse_record, settle
+from cds_service.fhir.search import encoded
 from cds_service.services import SERVICES
 from cds_service.state import derive
 from cds_service.state.evidence import references
@@ -191,7 +192,7 @@ def _read_record(
     items: list[tuple[str, object]] = []
     unavailable: set[str] = set()
     for key, template in QUERIES.items():
-        query = template.replace("{{context.patientId}}", patient_id)
+        query = encoded(template.replace("{{context.patientId}}", patient_id))
         try:
             items += [(key, resource) for resource in _resources(client, base, query, page_cap)]
         except Exception as exc:  # fhirclient raises bare Exception on HTTP errors
