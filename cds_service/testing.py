@@ -302,12 +302,22 @@ def sign_jwt(
 
 
 @contextmanager
-def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve a WSGI app on a free port of 127.0.0.1 in a thread; yields its base URL."""
+def live_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 (port 0: a free one) in a thread; yields its base URL."""
     from werkzeug.serving import make_server
 
-    with serving(make_server(host, 0, app, threaded=True)) as port:
-        yield f"http://{host}:{port}"
+    with serving(make_server(host, port, app, threaded=True)) as bound:
+        yield f"http://{host}:{bound}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now: for a server whose settings must name its URL (the JWT audience)
+    before it starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager
