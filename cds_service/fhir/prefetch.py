@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from cds_service.config import Settings
 from cds_service.errors import FhirFetchError, FhirServerNotAllowed, PreconditionFailed
+from cds_service.fhir import budget
 from cds_service.fhir.fetch import Fetched, fetch_missing
 from cds_service.fhir.record import PatientRecord, Skipped, parse_record
 from cds_service.fhir.references import identity, patient_of
@@ -36,6 +37,14 @@ def resolve(
     service: ServiceDefinition, request: Mapping, settings: Settings, caller: Caller
 ) -> PatientRecord:
     """The patient's record from prefetch and the FHIR server; raises PreconditionFailed (412)."""
+    # Fetched answers count against the memory budget until the record is built from them.
+    with budget.answers_held():
+        return _resolve(service, request, settings, caller)
+
+
+def _resolve(
+    service: ServiceDefinition, request: Mapping, settings: Settings, caller: Caller
+) -> PatientRecord:
     context = request.get("context") or {}
     prefetch = request.get("prefetch") or {}
     items: list[tuple[str, object]] = []
