@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import generate  # noqa: E402  (bench/generate.py, after the path is set)
+import slow_clients  # noqa: E402  (bench/slow_clients.py)
 
 TARGETS = {
     "ratio_p50_30": ("<=", 6.0),
@@ -54,6 +55,7 @@ TARGETS = {
     "cold_over_warm": ("<=", 2.0),
     "throughput_ratio_c16": (">=", 0.10),
     "fetch_over_slowest": ("<=", 1.3),
+    "slow_clients_over_normal": ("<=", 1.5),
 }
 PACKAGES = (
     "fhir.resources",
@@ -398,6 +400,10 @@ def _measure(
         _log(f"throughput c={args.concurrency}, {args.blocks} x {args.block_seconds} s blocks ...")
         rps = throughput(server, payloads[30], args.concurrency, args.block_seconds, args.blocks)
         results["rps_c16"] = {k: round(v, 1) for k, v in rps.items()}
+        _log("slow clients (bench/slow_clients.py) ...")
+        results["slow_clients"] = slow_clients.run(
+            server.port, payloads[30].path, payloads[30].body, args.workers or os.cpu_count() or 1
+        )
     _log(f"cold start: {args.restarts} restart(s) ...")
     firsts = cold_first_hook(workdir, args, payloads[30], args.restarts)
     results["first_hook_ms"] = [round(f * 1000, 2) for f in firsts]
@@ -414,6 +420,7 @@ def _measure(
         "cold_over_warm": round(statistics.median(firsts) / p50[30], 2),
         "throughput_ratio_c16": round(rps["service"] / rps["baseline"], 3),
         "fetch_over_slowest": fetched["fetch_over_slowest"],
+        "slow_clients_over_normal": results["slow_clients"]["ratio"],
     }
     return results
 

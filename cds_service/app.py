@@ -26,7 +26,8 @@ def create_app(
 ) -> Flask:
     """The app; raises ConfigError at start-up on bad settings, clients file or knowledge base."""
     settings = Settings.from_env() if settings is None else settings
-    app = Flask(__name__)
+    # No static folder: Flask would otherwise serve /static/<path> (an undocumented route).
+    app = Flask(__name__, static_folder=None)
     app.extensions["cds"] = Runtime(
         settings=settings,
         engine=Engine.load(),

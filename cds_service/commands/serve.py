@@ -9,7 +9,9 @@ import socket
 import threading
 from typing import Any
 
+import orjson
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
@@ -131,6 +133,21 @@ def _send_all_then_close_write(sock: socket.socket, data: bytes) -> None:
         pass  # the worker closed first; handle() has logged why
 
 
+def _json_error_page(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """gunicorn's own error answers (a malformed request line or header, one too long, a
+    transfer coding it does not decode), as JSON like every other error of the service. A
+    transfer coding gunicorn lacks is the client's choice: 400, not gunicorn's 501."""
+    if status == 501:
+        status, reason = 400, "Bad Request"
+    code = {400: "bad-request", 403: "forbidden", 414: "uri-too-long"}.get(status, f"http-{status}")
+    body = orjson.dumps({"error": code, "message": f"{reason}: {message}"[:300]})
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.dev:
@@ -163,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
         # Repeat the synthetic hooks in each worker: per-process caches fill before real traffic.
         "post_worker_init": _post_worker_init,
     }
+    # Before the fork: every worker answers gunicorn's own errors as JSON too.
+    gunicorn_util.write_error = _json_error_page
     try:
         _Gunicorn(settings, options).run()
     except ConfigError as exc:
