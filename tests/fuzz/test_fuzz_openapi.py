@@ -5,7 +5,6 @@ openapi.yaml declares. CI runs this file; FUZZ_EXAMPLES raises the count for a r
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path

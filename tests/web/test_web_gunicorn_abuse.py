@@ -71,6 +71,32 @@ def test_a_chunked_body_with_a_bad_chunk_size_gets_a_json_400(base_url):
     assert "body: unreadable" in body["message"]
 
 
+GUNICORN_REFUSALS = {
+    "a malformed request line": (b"POST /cds-services\x01 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "a header without a colon": (b"GET /health HTTP/1.1\r\nHost: x\r\nbroken\r\n\r\n", 400),
+    "a request line over 4094 bytes": (
+        b"GET /health?" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        414,
+    ),
+    "a transfer coding gunicorn does not decode": (
+        f"POST {service_url('patient-view')} HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "0\r\n\r\n".encode(),
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"), GUNICORN_REFUSALS.values(), ids=GUNICORN_REFUSALS.keys()
+)
+def test_what_gunicorn_refuses_itself_is_a_json_4xx(base_url, request_bytes, status):
+    answered, body = raw_exchange(request_bytes)
+
+    assert answered == status
+    assert set(body) == {"error", "message"}
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
