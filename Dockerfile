@@ -15,6 +15,7 @@ RUN pip install . && mkdir -p /app/var && chown cds:cds /app/var
 
 USER cds
 EXPOSE 8080
-# Authentication is on by default: mount a trusted-clients file and set CDS_CLIENTS.
+# Authentication is on by default: mount a trusted-clients file and set CDS_CLIENTS, and set
+# CDS_PUBLIC_BASE_URL to the URL(s) EHRs call (the JWT audience); without them it will not start.
 # The SQLite store lives in /app/var; mount a volume there, or set CDS_DATABASE_URL to PostgreSQL.
 CMD ["cds-service", "serve", "--host", "0.0.0.0", "--port", "8080"]
