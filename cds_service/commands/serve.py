@@ -83,16 +83,6 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
 
 def _post_worker_init(worker: Any) -> None:
     """In each forked worker, before it accepts: warm it, then log that it is ready."""
-    if isinstance(worker, ThreadWorker) and worker.tpool is not None:
-        # In one of the pool's threads, which then waits idle for the first real request (an
-        # executor hands work to an idle thread before starting another): warmed in the main
-        # thread instead, the first hook after a restart took 7 times a steady one.
-        worker.tpool.submit(_warm, worker).result()
-    else:
-        _warm(worker)
-
-
-def _warm(worker: Any) -> None:
     _serve_hooks_once(worker)
     warm_worker(worker.app.flask_app)
 
