@@ -25,6 +25,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health/live', timeout=2).status != 200)"]
 # Authentication is on by default: mount the directory holding the trusted-clients file (and any
-# jwks_file it names) and set CDS_CLIENTS. The SQLite store lives in /app/var; mount a volume
-# there, or set CDS_DATABASE_URL to PostgreSQL and run `cds-service db upgrade` once.
+# jwks_file it names), set CDS_CLIENTS, and set CDS_PUBLIC_BASE_URL to the URL(s) EHRs call (the
+# JWT audience); without them it will not start. The SQLite store lives in /app/var; mount a
+# volume there, or set CDS_DATABASE_URL to PostgreSQL and run `cds-service db upgrade` once.
 CMD ["cds-service", "serve", "--host", "0.0.0.0", "--port", "8080"]

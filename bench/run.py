@@ -50,7 +50,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import generate  # noqa: E402  (bench/generate.py, after the path is set)
+import slow_clients  # noqa: E402  (bench/slow_clients.py)
 import store_throughput  # noqa: E402  (bench/store_throughput.py)
+
+from cds_service.commands.serve import usable_cpus  # noqa: E402  (the workers serve starts)
 
 TARGETS = {
     "ratio_p50_30": ("<=", 6.0),
@@ -62,6 +65,7 @@ TARGETS = {
     "heavy_over_parse_floor": ("<=", 1.5),
     "worker_rss_mb": ("<", 400.0),
     "postgres_over_sqlite_c16": (">=", 0.8),
+    "slow_clients_over_normal": ("<=", 1.5),
 }
 PACKAGES = (
     "fhir.resources",
@@ -399,16 +403,6 @@ def cold_first_hook(
     return firsts
 
 
-def slow_clients() -> dict[str, Any] | None:
-    """HOOK: bench/slow_clients.py (another owner's: slow senders and readers against the
-    server); run when present, else None."""
-    if not (ROOT / "bench" / "slow_clients.py").exists():
-        return None
-    import slow_clients as module  # type: ignore[import-not-found]  # bench/, when present
-
-    return module.run() if hasattr(module, "run") else None
-
-
 def fetch_ratio(rounds: int) -> dict[str, float]:
     import fetch  # bench/fetch.py (the FHIR helper's): four searches in parallel vs the slowest
 
@@ -487,7 +481,10 @@ def _measure(
         _log(f"throughput c={args.concurrency}, {args.blocks} x {args.block_seconds} s blocks ...")
         rps = throughput(server, payloads[30], args.concurrency, args.block_seconds, args.blocks)
         results["rps_c16"] = {k: round(v, 1) for k, v in rps.items()}
-    results["slow_clients"] = slow_clients()
+        _log("slow clients (bench/slow_clients.py) ...")
+        results["slow_clients"] = slow_clients.run(
+            server.port, payloads[30].path, payloads[30].body, args.workers or usable_cpus()
+        )
     _log(f"cold start: {args.restarts} restart(s) ...")
     firsts = cold_first_hook(workdir, args, payloads[30], args.restarts)
     results["first_hook_ms"] = [round(f * 1000, 2) for f in firsts]
@@ -522,6 +519,7 @@ def _measure(
         "fetch_over_slowest": fetched["fetch_over_slowest"],
         "heavy_over_parse_floor": round(p50[large] / base50[large], 2),
         "worker_rss_mb": max(results["worker_rss_mb"], default=0.0),
+        "slow_clients_over_normal": results["slow_clients"]["ratio"],
     }
     if "skipped" not in results["store"]:
         results["ratios"]["postgres_over_sqlite_c16"] = results["store"]["postgresql_over_sqlite"]
@@ -616,8 +614,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         )
     else:
         lines.append(f"PostgreSQL store: not measured ({results['store']['skipped']})")
-    if results["slow_clients"] is not None:
-        lines.append(f"slow clients (bench/slow_clients.py): {results['slow_clients']}")
+    lines.append(f"slow clients (bench/slow_clients.py): {results['slow_clients']}")
     lines += [
         f"first hook after a restart (ms): {results['first_hook_ms']}",
         f"fetch: four searches {results['fetch']['fetch_four_ms']} ms, slowest alone "

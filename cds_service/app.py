@@ -28,7 +28,8 @@ def create_app(
 ) -> Flask:
     """The app; raises ConfigError at start-up on bad settings, clients file or knowledge base."""
     settings = Settings.from_env() if settings is None else settings
-    app = Flask(__name__)
+    # No static folder: Flask would otherwise serve /static/<path> (an undocumented route).
+    app = Flask(__name__, static_folder=None)
     store = FeedbackStore.from_settings(settings)
     # Ids in log lines are hashed as the audit hashes patient ids (its key, its hash).
     logs.use_hasher(store.patient_hash)

@@ -77,6 +77,17 @@ def _number(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool 
     return number
 
 
+def _public_base_urls(value: str | None) -> tuple[str, ...]:
+    urls = tuple(url.rstrip("/") for url in _list(value))
+    for url in urls:
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#@ "):
+            raise ConfigError(
+                f"CDS_PUBLIC_BASE_URL: {url[:100]!r} is not a base URL such as https://cds.example.org"
+            )
+    return urls
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be told by its operator. Defaults suit production."""
@@ -89,8 +100,8 @@ class Settings:
     clients_file: Path | None = None
     jwt_leeway_seconds: int = 60
     jti_cache_size: int = 100_000
-    # The externally visible base URL (scheme://host[:port]); the JWT `aud` is checked
-    # against it when set, else against the URL the request arrived on.
+    # The externally visible base URL (scheme://host[:port]), the first of public_base_urls:
+    # links to this service (the SMART app) are built on it.
     public_base_url: str | None = None
     # FHIR servers the service may contact (base URL prefixes). http:// entries are
     # honoured only in fhir_dev_servers, for local development.
@@ -123,6 +134,19 @@ class Settings:
     spool_dir: Path | None = None
     # "text" (one line per event) or "json" (one JSON object per line), access lines included.
     log_format: str = "text"
+    # Every URL this service is reached at (CDS_PUBLIC_BASE_URL, comma-separated): a JWT's `aud`
+    # must name one of them plus the path called. Required with authentication on: the Host
+    # header is the caller's to choose, so it never decides the audience.
+    public_base_urls: tuple[str, ...] = ()
+    # A token whose exp lies further ahead than this is refused (CDS Hooks tokens live minutes;
+    # a far exp would also keep its jti in the replay store that long).
+    jwt_max_lifetime_seconds: int = 3600
+
+    def audiences(self) -> tuple[str, ...]:
+        """The public base URLs a JWT's aud may be built on (public_base_url when set alone)."""
+        if self.public_base_urls:
+            return self.public_base_urls
+        return (self.public_base_url,) if self.public_base_url else ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,13 +157,14 @@ class Settings:
         except ValueError as exc:
             raise ConfigError(f"CDS_TODAY must be an ISO date, got {today_raw!r}") from exc
         clients = env.get("CDS_CLIENTS")
+        public_base_urls = _public_base_urls(env.get("CDS_PUBLIC_BASE_URL"))
         return cls(
             max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             auth_enabled=_flag(env, "CDS_AUTH", True),
             clients_file=Path(clients) if clients else None,
             jwt_leeway_seconds=int(_number(env, "CDS_JWT_LEEWAY", 60, zero_ok=True)),
             jti_cache_size=int(_number(env, "CDS_JTI_CACHE_SIZE", 100_000)),
-            public_base_url=(env.get("CDS_PUBLIC_BASE_URL") or None),
+            public_base_url=public_base_urls[0] if public_base_urls else None,
             fhir_servers=_https_only("CDS_FHIR_SERVERS", _list(env.get("CDS_FHIR_SERVERS"))),
             fhir_dev_servers=_list(env.get("CDS_FHIR_DEV_SERVERS")),
             fhir_connect_timeout=_number(env, "CDS_FHIR_CONNECT_TIMEOUT", 0.5),
@@ -158,4 +183,6 @@ class Settings:
             log_format=_choice(env, "CDS_LOG_FORMAT", LOG_FORMATS, "text"),
             store_timeout=_number(env, "CDS_STORE_TIMEOUT", 0.25),
             spool_dir=Path(env["CDS_SPOOL_DIR"]) if env.get("CDS_SPOOL_DIR") else None,
+            public_base_urls=public_base_urls,
+            jwt_max_lifetime_seconds=int(_number(env, "CDS_JWT_MAX_LIFETIME", 3600)),
         )

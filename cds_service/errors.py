@@ -4,7 +4,9 @@
     ├── BadRequest                400 bad-request        malformed JSON, broken CDS Hooks contract
     ├── Unauthorized              401 unauthorized       JWT missing or invalid (no detail to caller)
     ├── UnknownService            404 unknown-service
+    ├── RequestTimeout            408 request-timeout    body not sent in time
     ├── PayloadTooLarge           413 payload-too-large
+    ├── UnsupportedMediaType      415 unsupported-media-type  body not declared as JSON
     ├── PreconditionFailed        412 prefetch-unavailable  required data can't be had
     ├── FhirServerNotAllowed      412 fhir-server-not-allowed  fhirServer outside the allow-list
     ├── FhirFetchError            502 fhir-fetch-failed  translated by the FHIR client; callers decide
@@ -57,6 +59,16 @@ class UnknownService(CdsError):
 class PayloadTooLarge(CdsError):
     status = 413
     code = "payload-too-large"
+
+
+class RequestTimeout(CdsError):
+    status = 408
+    code = "request-timeout"
+
+
+class UnsupportedMediaType(CdsError):
+    status = 415
+    code = "unsupported-media-type"
 
 
 class PreconditionFailed(CdsError):

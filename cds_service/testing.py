@@ -7,13 +7,19 @@
 
 Also: `service_for(hook)`, `cards_by_rule(result)`, golden comparison (`card_signature`,
 `compare_golden`), JWT signing as an EHR would (`sign_jwt`), and `live_server(app)` to run the
-app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service replay`).
+app on 127.0.0.1 for tests that need a real socket (a browser, `cds-service replay`), and
+`gunicorn_service(port, env)` to run `cds-service serve` itself (the worker model under test);
+`fhir_server(resources)` answers prefetch queries over HTTP, and `slash_collapsing_proxy(base)`
+stands in front of one as the SMART App Launcher's proxy does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cds_service.cards import rule_id_of
 from cds_service.fhir.prefetch import substitute
@@ -350,12 +356,22 @@ def sign_jwt(
 
 
 @contextmanager
-def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve a WSGI app on a free port of 127.0.0.1 in a thread; yields its base URL."""
+def live_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 (port 0: a free one) in a thread; yields its base URL."""
     from werkzeug.serving import make_server
 
-    with serving(make_server(host, 0, app, threaded=True)) as port:
-        yield f"http://{host}:{port}"
+    with serving(make_server(host, port, app, threaded=True)) as bound:
+        yield f"http://{host}:{bound}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free now: for a server whose settings must name its URL (the JWT audience)
+    before it starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -442,3 +458,108 @@ def answer_requests(
         for path in paths:
             request = load_json(path)
             yield path, request, post_hook(client, request).cards
+
+
+@contextmanager
+def gunicorn_service(
+    port: int, env: Mapping[str, str], *, workers: int = 2, log: Path | None = None
+) -> Iterator[str]:
+    """`cds-service serve` (gunicorn, as deployed) on 127.0.0.1:port with `env` added to this
+    process's environment; yields its base URL once /health answers; stops it after."""
+    import requests
+
+    command = [sys.executable, "-m", "cds_service", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    output = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"cds-service serve exited with {process.returncode}")
+            try:
+                if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("cds-service serve did not answer /health within 120 s")
+            time.sleep(0.3)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
+
+
+@contextmanager
+def fhir_server(resources: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """A FHIR server on 127.0.0.1 answering the prefetch queries (`run_query`) from `resources`
+    over HTTP; yields its base URL (`http://127.0.0.1:PORT/fhir`)."""
+    stored = list(resources)
+
+    def answer(path_and_query: str) -> tuple[int, bytes]:
+        relative = path_and_query.removeprefix("/fhir/")
+        path, _, query = relative.partition("?")
+        found = run_query(f"{unquote(path)}?{query}" if query else unquote(path), stored)
+        if found is None:
+            return 404, json.dumps({"resourceType": "OperationOutcome", "issue": []}).encode()
+        return 200, json.dumps(found).encode()
+
+    with _http_server(answer) as port:
+        yield f"http://127.0.0.1:{port}/fhir"
+
+
+@contextmanager
+def slash_collapsing_proxy(upstream: str) -> Iterator[str]:
+    """A reverse proxy to `upstream` that collapses every `//` to `/` in the path and query it
+    forwards, as the SMART App Launcher's (smart-launcher-v2) does; yields its base URL. A raw
+    `http://loinc.org|97509-4` arrives as `http:/loinc.org|97509-4`; percent-encoded, intact."""
+    import requests
+
+    target = urlsplit(upstream)
+
+    def forward(path_and_query: str) -> tuple[int, bytes]:
+        relative = path_and_query.removeprefix("/fhir")
+        while "//" in relative:
+            relative = relative.replace("//", "/")
+        answer = requests.get(
+            f"{target.scheme}://{target.netloc}{target.path}{relative}", timeout=10
+        )
+        return answer.status_code, answer.content
+
+    with _http_server(forward) as port:
+        yield f"http://127.0.0.1:{port}/fhir"
+
+
+@contextmanager
+def _http_server(answer: Any) -> Iterator[int]:
+    """A threaded HTTP/1.1 server whose GETs `answer(path_and_query) -> (status, JSON bytes)`."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            status, body = answer(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    with serving(server) as port:
+        yield port

@@ -53,7 +53,11 @@ def test_warm_up_leaves_authentication_on_and_the_store_auditing(app, client):
     runtime = app.extensions["cds"]
     secured = dataclasses.replace(
         runtime,
-        authenticator=Authenticator(dataclasses.replace(runtime.settings, auth_enabled=True)),
+        authenticator=Authenticator(
+            dataclasses.replace(
+                runtime.settings, auth_enabled=True, public_base_url="http://localhost"
+            )
+        ),
     )
     app.extensions["cds"] = secured
     request = hook_request(load_json(SCENARIO), "patient-view", as_of="2026-11-23")

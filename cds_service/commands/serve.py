@@ -1,4 +1,4 @@
-"""`cds-service serve --host H --port P`: the app under gunicorn (sync workers, preloaded)."""
+"""`cds-service serve --host H --port P`: the app under gunicorn (threaded workers, preloaded)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import TConn, ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from cds_service.app import create_app
@@ -23,6 +26,15 @@ from cds_service.observability import logs, metrics
 from cds_service.warmup import quiet_runtime, synthetic_requests, warm_up, warm_worker
 
 log = logging.getLogger(__name__)
+
+# Threads per worker. Sync workers read a request in the one thread that answers it, so as many
+# clients as there are workers, each sending half a body and waiting, stalled every hook (19 s
+# measured). A gthread worker hands a connection to a thread only once bytes arrive, and a body
+# must come whole within web/http.BODY_READ_SECONDS; a stalled client then holds one thread of
+# THREADS for at most that long, not the worker. The work itself is CPU-bound (one core per
+# worker under the GIL): the threads are for waiting, and cost nothing on a hook measured with
+# bench/slow_clients.py (see bench/README.md).
+THREADS = 32
 
 # Development defaults applied by --dev unless the environment says otherwise.
 _DEV_DEFAULTS = {"CDS_AUTH": "off", "CDS_CLOCK_OVERRIDE": "on"}
@@ -36,7 +48,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="gunicorn workers (default: one per CPU the process may use, container CPU quota "
-        "included; the work is CPU-bound)",
+        f"included; the work is CPU-bound), {THREADS} threads each so that slow clients wait in a "
+        "thread, not a worker",
     )
     parser.add_argument(
         "--dev",
@@ -84,7 +97,7 @@ def _serve_hooks_once(worker: Any) -> None:
     body reader, WSGI environ, any middleware, the access log) over a local socket pair, on the
     quiet runtime (no audit row): the first real hook then finds that code and memory this
     process's own (a real POST's first pass was still 1.5 times a steady hook)."""
-    if not isinstance(worker, SyncWorker) or not worker.sockets:
+    if not isinstance(worker, SyncWorker | ThreadWorker) or not worker.sockets:
         return
     with quiet_runtime(worker.app.flask_app):
         for path, body in synthetic_requests():
@@ -101,7 +114,12 @@ def _serve_once(worker: Any, path: str, body: bytes) -> None:
     sender = threading.Thread(target=_send_all_then_close_write, args=(ours, head.encode() + body))
     try:
         sender.start()
-        worker.handle(worker.sockets[0], theirs, ("warm-up", 0))
+        if isinstance(worker, ThreadWorker):
+            listener = worker.sockets[0].getsockname()
+            worker.handle(TConn(worker.cfg, theirs, ("warm-up", 0), listener))
+            theirs.close()  # a thread worker leaves closing to its main loop
+        else:
+            worker.handle(worker.sockets[0], theirs, ("warm-up", 0))
         sender.join(timeout=5)
         while ours.recv(65536):
             pass
@@ -146,6 +164,21 @@ def _cgroup_quota(root: Path) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
+def _json_error_page(sock: socket.socket, status: int, reason: str, message: str) -> None:
+    """gunicorn's own error answers (a malformed request line or header, one too long, a
+    transfer coding it does not decode), as JSON like every other error of the service. A
+    transfer coding gunicorn lacks is the client's choice: 400, not gunicorn's 501."""
+    if status == 501:
+        status, reason = 400, "Bad Request"
+    code = {400: "bad-request", 403: "forbidden", 414: "uri-too-long"}.get(status, f"http-{status}")
+    body = orjson.dumps({"error": code, "message": f"{reason}: {message}"[:300]})
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.dev:
@@ -164,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "bind": f"{args.host}:{args.port}",
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": "gthread",
+        "threads": THREADS,
         # Load once in the master: a broken knowledge base stops start-up before any worker
         # forks, and workers share the loaded rules copy-on-write.
         "preload_app": True,
@@ -180,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         # Repeat the synthetic hooks in each worker: per-process caches fill before real traffic.
         "post_worker_init": _post_worker_init,
     }
+    # Before the fork: every worker answers gunicorn's own errors as JSON too.
+    gunicorn_util.write_error = _json_error_page
     try:
         _Gunicorn(settings, options).run()
     finally:

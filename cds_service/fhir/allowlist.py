@@ -79,7 +79,7 @@ def check_fhir_server(
     fhir_server: str, settings: Settings, allowed_servers: Iterable[str] = ()
 ) -> Base:
     """Return the normalized fhirServer, or raise FhirServerNotAllowed (nothing is sent)."""
-    if isinstance(fhir_server, str) and "@" in urlsplit(fhir_server).netloc:
+    if isinstance(fhir_server, str) and "@" in _netloc(fhir_server):
         raise FhirServerNotAllowed("fhirServer must not contain user credentials")
     base = parse(fhir_server)
     if base is None:
@@ -99,6 +99,14 @@ def check_fhir_server(
         f"fhirServer {base} is not allowed: it is not listed in CDS_FHIR_SERVERS "
         "(or for this client)"
     )
+
+
+def _netloc(url: str) -> str:
+    """The authority part; empty for a URL urlsplit cannot read (`http://[`: a 412, not a 500)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return ""
 
 
 def within(url: str, base: Base) -> bool:

@@ -19,8 +19,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 
 from cds_service.errors import FhirFetchError
+from cds_service.fhir import budget
 from cds_service.fhir.allowlist import Base, within
 from cds_service.fhir.references import patient_of
+from cds_service.fhir.search import encoded
 
 log = logging.getLogger(__name__)
 # urllib3 logs each request line, query string included (patient ids), at DEBUG: never emit it,
@@ -30,8 +32,6 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 FHIR_JSON = "application/fhir+json"
 _DIAGNOSTICS_MAX = 160
 _CHUNK_BYTES = 64 * 1024
-# One page of one patient's search; far above any real page, low enough to protect memory.
-MAX_BODY_BYTES = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Query:
         return f"{self.resource_type} {'read' if self.is_read else 'search'}"
 
     def url(self) -> str:
-        return f"{str(self.base).rstrip('/')}/{self.relative.lstrip('/')}"
+        return f"{str(self.base).rstrip('/')}/{encoded(self.relative).lstrip('/')}"
 
     def secrets(self) -> tuple[str, ...]:
         """Strings a server may echo back that must not reach a reason: token, ids, values."""
@@ -193,27 +193,36 @@ def _get(query: Query, url: str, *, deadline: float, pool_size: int) -> dict:
         response.status_code,
         (time.monotonic() - started) * 1000,
     )
-    return _body(query, response.status_code, response.headers.get("Location"), content)
+    try:
+        return _body(query, response.status_code, response.headers.get("Location"), content)
+    finally:
+        budget.parsed(len(content))
 
 
-def _read_body(query: Query, response: requests.Response, deadline: float) -> bytes:
+def _read_body(query: Query, response: requests.Response, deadline: float) -> bytearray:
     """The body, read as it arrives, so a server trickling bytes cannot hold a worker past the
-    deadline (a read timeout alone would not: it is per socket read)."""
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=True):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise FhirFetchError(
-                f"{query.what}: answer larger than {MAX_BODY_BYTES // 1_000_000} MB; not read"
-            )
-        if time.monotonic() > deadline:
-            raise FhirFetchError(f"{query.what}: not finished before the fetch deadline")
-    return b"".join(chunks)
+    deadline (a read timeout alone would not: it is per socket read), and counted against the
+    memory budget as it comes, so no answer (a gzip bomb included) is read whole before the
+    check. On success the caller owns the counted bytes (budget.parsed after parsing)."""
+    content = bytearray()  # one buffer, no joined copy
+    try:
+        while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=True):
+            if not budget.take(len(chunk)):
+                limit = budget.BUDGET.limit // 1_000_000
+                raise FhirFetchError(
+                    f"{query.what}: answer larger than the {limit} MB memory budget for FHIR "
+                    "answers (with those being read); not read"
+                )
+            content += chunk
+            if time.monotonic() > deadline:
+                raise FhirFetchError(f"{query.what}: not finished before the fetch deadline")
+    except BaseException:
+        budget.give(len(content))
+        raise
+    return content
 
 
-def _body(query: Query, status: int, location: str | None, content: bytes) -> dict:
+def _body(query: Query, status: int, location: str | None, content: bytearray) -> dict:
     """Translate the answer: a JSON object on 2xx, else FhirFetchError with a safe reason."""
     if 300 <= status < 400:
         where = "to another server " if not (location and within(location, query.base)) else ""
@@ -262,7 +271,7 @@ def _status_reason(query: Query, status: int, body: dict | None) -> str:
     return f"{query.what}: {text}{detail}"
 
 
-def _json(content: bytes) -> dict | None:
+def _json(content: bytes | bytearray) -> dict | None:
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -80,7 +81,9 @@ def fetch_missing(
     token = _token(fhir_authorization)
     executor = _POOL.get(settings.fhir_max_workers)
     futures: dict[str, Future[tuple[dict, ...]]] = {
+        # Each in a copy of this context: its answers stay in the caller's budget.answers_held.
         key: executor.submit(
+            contextvars.copy_context().run,
             client.fetch,
             _query(base, relative, token, settings),
             deadline=deadline,

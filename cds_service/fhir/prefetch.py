@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from cds_service.config import Settings
 from cds_service.errors import FhirFetchError, FhirServerNotAllowed, PreconditionFailed
+from cds_service.fhir import budget
 from cds_service.fhir.fetch import Fetched, fetch_missing
 from cds_service.fhir.record import PatientRecord, Skipped, parse_record
 from cds_service.fhir.references import identity, patient_of
@@ -36,6 +37,14 @@ def resolve(
     service: ServiceDefinition, request: Mapping, settings: Settings, caller: Caller
 ) -> PatientRecord:
     """The patient's record from prefetch and the FHIR server; raises PreconditionFailed (412)."""
+    # Fetched answers count against the memory budget until the record is built from them.
+    with budget.answers_held():
+        return _resolve(service, request, settings, caller)
+
+
+def _resolve(
+    service: ServiceDefinition, request: Mapping, settings: Settings, caller: Caller
+) -> PatientRecord:
     context = request.get("context") or {}
     prefetch = request.get("prefetch") or {}
     items: list[tuple[str, object]] = []
@@ -49,6 +58,10 @@ def resolve(
             continue  # the client had no data: an answer, not a gap
         elif _is_outcome(value):
             missing[key] = "the client could not get it (OperationOutcome)"
+        elif (unreadable := _unreadable(service, key, value)) is not None:
+            # Unknown, never none: read as an empty record, a malformed value once made
+            # "no brain MRI on record" out of a key nobody could read.
+            missing[key] = f"the prefetch value is unreadable ({unreadable})"
         elif _has_next_page(value):
             # Paginated prefetch (allowed since CDS Hooks 2.0): the first page alone could read
             # as "none recorded", so the whole search is fetched; if it can't be, the page is
@@ -89,6 +102,27 @@ def _split_by_patient(
         log.warning("%s", skipped.describe())
         others.append(skipped)
     return ours, tuple(others)
+
+
+def _unreadable(service: ServiceDefinition, key: str, value: object) -> str | None:
+    """Why a prefetch value is not the answer to its query (a resource, or a Bundle with an entry
+    list); None when it is. Bad entries inside a readable Bundle are skipped one by one, later."""
+    if not isinstance(value, dict):
+        return "is not a JSON object"
+    found = value.get("resourceType")
+    if not isinstance(found, str) or not found:
+        return "has no resourceType: it is neither a FHIR resource nor a Bundle"
+    if found == "Bundle":
+        entries = value.get("entry")
+        return (
+            None
+            if entries is None or isinstance(entries, list)
+            else "is a Bundle whose entry is not a list"
+        )
+    expected = service.resource_type(key)
+    if "?" in service.prefetch[key]:
+        return f"is a {found[:40]!r}, not the searchset Bundle a {expected} search answers with"
+    return None if found == expected else f"is a {found[:40]!r}, not a {expected}"
 
 
 def _has_next_page(value: object) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 
 @lru_cache(maxsize=1024)  # a record names its patient the same way thousands of times
 def patient_id(reference: str) -> str | None:
     """`Patient/123`, `https://ehr/fhir/Patient/123/_history/2` -> `123`; None if not a Patient."""
-    segments = urlsplit(reference).path.split("/")
+    # Split by hand, not urlsplit: it raises on e.g. `http://[` (client input: never a 500).
+    segments = reference.partition("#")[0].partition("?")[0].split("/")
     for index in range(len(segments) - 1):
         if segments[index] == "Patient":
             return unquote(segments[index + 1])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -186,11 +187,19 @@ class Authenticator:
     ) -> None:
         self.enabled = settings.auth_enabled
         self._leeway = settings.jwt_leeway_seconds
-        self._public_base_url = settings.public_base_url
+        self._max_lifetime = settings.jwt_max_lifetime_seconds
+        self._now = now
+        self._public_base_urls = settings.audiences()
         self._issuers = {
             iss: _issuer(client, jwks_cooldown_seconds) for iss, client in (clients or {}).items()
         }
         self.replays = JtiCache(settings.jti_cache_size, now)
+        # After the clients file: its errors are named first.
+        if self.enabled and not self._public_base_urls:
+            raise ConfigError(
+                "CDS_PUBLIC_BASE_URL must name the service's public URL(s) when CDS_AUTH is on: "
+                "a JWT's aud is checked against it, never against the Host header"
+            )
 
     def authenticate(self, authorization: str | None, request_url: str) -> Caller:
         """Verify `Authorization: Bearer <JWT>` for the URL called; raises Unauthorized."""
@@ -211,12 +220,11 @@ class Authenticator:
         log.debug("caller accepted (iss=%s, jti=%s)", caller.iss, _loggable(context.get("jti")))
         return caller
 
-    def expected_audience(self, request_url: str) -> str:
-        """The exact endpoint URL the token's `aud` must name (no query string)."""
-        parts = urlsplit(request_url)
-        if self._public_base_url:
-            return self._public_base_url.rstrip("/") + parts.path
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    def expected_audiences(self, request_url: str) -> list[str]:
+        """The endpoint URLs the token's `aud` may name: each public base URL plus the path
+        called (no query string). Never the Host header: the caller chooses that."""
+        path = urlsplit(request_url).path
+        return [base.rstrip("/") + path for base in self._public_base_urls]
 
     def _verify(
         self, authorization: str | None, request_url: str, context: dict[str, Any]
@@ -237,6 +245,7 @@ class Authenticator:
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise Unauthorized("jti must be a non-empty string")
+        self._check_lifetime(claims["exp"])
         # Last, so only fully verified tokens take a place in the replay cache. A token stays
         # acceptable until exp + leeway, so its jti must be remembered that long.
         self.replays.remember(issuer.client.iss, jti, float(claims["exp"]) + self._leeway)
@@ -245,6 +254,17 @@ class Authenticator:
             tenant=tenant if isinstance(tenant, str) else None,
             fhir_servers=issuer.client.fhir_servers,
         )
+
+    def _check_lifetime(self, exp: Any) -> None:
+        """exp must be a number (PyJWT would take the string "9999999999") no further ahead
+        than CDS_JWT_MAX_LIFETIME (plus leeway): a token good for a century is not accepted."""
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+            raise Unauthorized("exp must be a number (NumericDate)")
+        ahead = exp - self._now()
+        if ahead > self._max_lifetime + self._leeway:
+            raise Unauthorized(
+                f"exp is {ahead:.0f} s ahead, more than CDS_JWT_MAX_LIFETIME ({self._max_lifetime} s)"
+            )
 
     def _decode(
         self, token: str, alg: str, jwk: PyJWK, client: TrustedClient, request_url: str
@@ -258,7 +278,7 @@ class Authenticator:
                 token,
                 key=jwk.key,
                 algorithms=list(ALLOWED_ALGORITHMS),
-                audience=self.expected_audience(request_url),
+                audience=self.expected_audiences(request_url),
                 issuer=client.iss,
                 leeway=self._leeway,
                 options={"require": _REQUIRED_CLAIMS},

@@ -6,9 +6,10 @@ import functools
 import logging
 import re
 import secrets
+from dataclasses import replace
 from html import escape
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote
 
 from fhirclient.client import FHIRClient
 from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
@@ -17,7 +18,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from cds_service.config import Settings
 from cds_service.errors import FhirServerNotAllowed
-from cds_service.fhir.allowlist import Base, check_fhir_server, within
+from cds_service.fhir import budget
+from cds_service.fhir.allowlist import Base, check_fhir_server
+from cds_service.fhir.fetch import fetch_missing
 from cds_service.fhir.record import parse_record, settle
 from cds_service.services import SERVICES
 from cds_service.state import derive
@@ -38,8 +41,10 @@ SCOPE = "patient/*.read"
 # SameSite=None and Partitioned, so the browser still sends it there.
 _COOKIE = "cds_smart_launch"
 _LAUNCH_SECONDS = 600
-# The timeline is a page a clinician waits for, not a hook call: a more patient read timeout.
+# The timeline is a page a clinician waits for, not a hook call: a more patient read timeout,
+# and a deadline for all its reads together.
 _READ_TIMEOUT = 10.0
+_DEADLINE = 20.0
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # What the patient-view service prefetches, and the brain MRI reports the timeline also shows.
 QUERIES = {
@@ -136,9 +141,14 @@ def timeline() -> Response:
         raise LaunchError("authorization failed: launch the app again from the EHR") from None
     if not isinstance(client.patient_id, str) or not FHIR_ID.fullmatch(client.patient_id):
         raise LaunchError("the EHR gave no usable patient id in the launch context")
-    items, unavailable = _read_record(client, base, client.patient_id, rt.settings.fhir_page_cap)
+    token = getattr(client.server.auth, "access_token", None)
     today = rt.clock()
-    record, state = settle(parse_record(items, unavailable), lambda r: derive(r, today), references)
+    # The answers count against the FHIR memory budget until the record is built from them.
+    with budget.answers_held():
+        items, unavailable = _read_record(token, base, client.patient_id, rt.settings)
+        record, state = settle(
+            parse_record(items, unavailable), lambda r: derive(r, today), references
+        )
     log.info("SMART timeline rendered (%d resources)", len(record.documents))
     response = _html(render_html(state, title="CNS history", mris=brain_mris(record)))
     response.delete_cookie(_COOKIE, path=smart_bp.url_prefix)
@@ -185,41 +195,34 @@ def _with_timeouts(client: FHIRClient, settings: Settings) -> None:
 
 
 def _read_record(
-    client: FHIRClient, base: Base, patient_id: str, page_cap: int
+    token: str | None, base: Base, patient_id: str, settings: Settings
 ) -> tuple[list[tuple[str, object]], set[str]]:
-    """What the service would prefetch, read with the launch's token; failures -> unavailable."""
+    """What the service would prefetch, read with the launch's token through the hook's own FHIR
+    client (searches percent-encoded, answers size-checked within the memory budget, pages
+    followed only on the server, another patient's data refused). A key that fails makes its
+    resource type unavailable: the timeline then says it could not be obtained (unknown, not
+    none)."""
+    queries = {
+        key: template.replace("{{context.patientId}}", quote(patient_id, safe=""))
+        for key, template in QUERIES.items()
+    }
+    # A page a clinician waits for, not a hook call: more patient than the hook's deadline.
+    patient = replace(settings, fhir_read_timeout=_READ_TIMEOUT, fhir_deadline=_DEADLINE)
+    results = fetch_missing(
+        fhir_server=str(base),
+        fhir_authorization={"access_token": token} if token else None,
+        queries=queries,
+        settings=patient,
+    )
     items: list[tuple[str, object]] = []
     unavailable: set[str] = set()
-    for key, template in QUERIES.items():
-        query = template.replace("{{context.patientId}}", patient_id)
-        try:
-            items += [(key, resource) for resource in _resources(client, base, query, page_cap)]
-        except Exception as exc:  # fhirclient raises bare Exception on HTTP errors
-            log.warning("SMART read %s failed (%s)", key, type(exc).__name__)
-            # Unknown, not "none": the timeline then says it could not be obtained.
-            unavailable.add(query.split("?", 1)[0].split("/", 1)[0])
+    for key, result in results.items():
+        if result.ok:
+            items += [(key, resource) for resource in result.resources]
+        else:
+            log.warning("SMART read %s failed: %s", key, result.error)
+            unavailable.add(queries[key].split("?", 1)[0].split("/", 1)[0])
     return items, unavailable
-
-
-def _resources(client: FHIRClient, base: Base, query: str, page_cap: int) -> list[object]:
-    """A read's resource, or a search's entries from every page (at most page_cap, under base)."""
-    document = client.server.request_json(query)
-    if document.get("resourceType") != "Bundle":
-        return [document]
-    found: list[object] = []
-    for page in range(1, page_cap + 1):
-        found += [e["resource"] for e in document.get("entry", []) if "resource" in e]
-        link = next(
-            (k.get("url") for k in document.get("link", []) if k.get("relation") == "next"), None
-        )
-        if not link:
-            return found
-        url = urljoin(str(base) + "/", link)
-        if page == page_cap or not within(url, base):
-            # A partial history could hide a regimen; a link elsewhere would carry our token there.
-            raise ValueError("more pages than allowed, or a next link off the FHIR server")
-        document = client.server.request_json(url)
-    return found
 
 
 def _html(body: str, status: int = 200) -> Response:

@@ -19,7 +19,8 @@ from cds_service.config import Settings
 from cds_service.web.auth import Authenticator, build_authenticator
 
 HERE = Path(__file__).parent
-SERVICE_URL = "https://cds.example.org/cds-services/her2-brain-mets"
+PUBLIC_BASE_URL = "https://cds.example.org"
+SERVICE_URL = PUBLIC_BASE_URL + "/cds-services/her2-brain-mets"
 FEEDBACK_URL = SERVICE_URL + "/feedback"
 ISS = "https://ehr.example.org/fhir"
 JKU = "https://ehr.example.org/.well-known/jwks.json"
@@ -160,6 +161,8 @@ def make_authenticator(write_trust: TrustFactory) -> AuthFactory:
         clients = write_trust(entries, jwks)
         cooldown = settings.pop("jwks_cooldown_seconds", None)
         extra = {} if cooldown is None else {"jwks_cooldown_seconds": cooldown}
+        # The kit's tokens name SERVICE_URL; its base is the service's public URL.
+        settings.setdefault("public_base_url", PUBLIC_BASE_URL)
         return build_authenticator(Settings(clients_file=clients, **settings), **extra)
 
     return build
@@ -177,6 +180,7 @@ def bearer(token: str) -> str:
 class Kit:
     """The helpers above, handed to tests as a fixture (conftest modules are not importable)."""
 
+    PUBLIC_BASE_URL = PUBLIC_BASE_URL
     SERVICE_URL = SERVICE_URL
     FEEDBACK_URL = FEEDBACK_URL
     ISS = ISS

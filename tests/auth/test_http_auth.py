@@ -38,6 +38,7 @@ FEEDBACK = {
 
 def make_client(tmp_path, write_trust, **settings):
     clients = write_trust()
+    settings.setdefault("public_base_url", BASE)  # the Flask test client's http://localhost
     app = create_app(
         Settings(
             clients_file=clients,

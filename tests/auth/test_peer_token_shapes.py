@@ -34,7 +34,7 @@ def test_a_sandbox_token_verifies_against_the_sandbox_jwks_file(kit, tmp_path):
         ),
         encoding="utf-8",
     )
-    auth = build_authenticator(Settings(clients_file=clients))
+    auth = build_authenticator(Settings(clients_file=clients, public_base_url=kit.PUBLIC_BASE_URL))
     now = int(time.time())
     # Shape of cds-hooks/sandbox src/retrieve-data-helpers/jwt-generator.js: ES384, typ, kid,
     # jku; iss, aud = the exact endpoint, exp = iat + 300, jti uuid; no tenant.
@@ -68,7 +68,7 @@ def test_an_epic_shaped_token_verifies(kit, tmp_path, rs384_key):
         ),
         encoding="utf-8",
     )
-    auth = build_authenticator(Settings(clients_file=clients))
+    auth = build_authenticator(Settings(clients_file=clients, public_base_url=kit.PUBLIC_BASE_URL))
     now = int(time.time())
     token = kit.token(
         rs384_key,

@@ -15,7 +15,7 @@ from flask import Flask
 from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.services import SERVICES
-from cds_service.testing import hook_request, live_server, sign_jwt
+from cds_service.testing import free_port, hook_request, live_server, sign_jwt
 from tests.conftest import TODAY
 from tests.harness.bundles import lapatinib_draft, scenario_bundle
 
@@ -68,16 +68,18 @@ def servers(tmp_path: Path) -> Iterator[Callable[..., tuple[str, Recorder]]]:
     with ExitStack() as stack:
 
         def start(hook: str, **overrides: object) -> tuple[str, Recorder]:
+            port = free_port()  # known before start-up: the JWT audience names it
             settings = Settings(
                 auth_enabled=True,
                 clients_file=clients,
                 clock_override=True,
                 database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}",
+                public_base_url=f"http://127.0.0.1:{port}",
             )
             service = Recorder(
                 create_app(dataclasses.replace(settings, **overrides), clock=lambda: TODAY)
             )
-            base = stack.enter_context(live_server(service))
+            base = stack.enter_context(live_server(service, port=port))
 
             def token(url: str) -> str:
                 return sign_jwt(key, iss=SANDBOX_ISS, aud=url, kid=SANDBOX_KID)

@@ -13,7 +13,7 @@ import pytest
 
 from cds_service.app import create_app
 from cds_service.config import Settings
-from cds_service.testing import hook_request, live_server
+from cds_service.testing import free_port, hook_request, live_server
 from tests.conftest import TODAY
 from tests.harness.bundles import lapatinib_draft, scenario_bundle
 
@@ -60,13 +60,15 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     with ExitStack() as servers:
 
         def start(**overrides: object) -> str:
+            port = free_port()  # known before start-up: the JWT audience names it
             settings = Settings(
                 auth_enabled=False,
                 clock_override=True,
                 database_url=f"sqlite:///{tmp_path / 'cds-service.sqlite3'}",
+                public_base_url=f"http://127.0.0.1:{port}",
             )
             app = create_app(dataclasses.replace(settings, **overrides), clock=lambda: TODAY)
-            return servers.enter_context(live_server(app))
+            return servers.enter_context(live_server(app, port=port))
 
         yield start
 

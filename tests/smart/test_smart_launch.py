@@ -63,9 +63,11 @@ def smart_app(make_app: Callable[..., Flask]) -> Flask:
 
 
 class Ehr(responses.RequestsMock):
-    """The mocked EHR; resource types in `failing` answer 500."""
+    """The mocked EHR; resource types in `failing` answer 500. With `collapse_slashes` it sits
+    behind a proxy that collapses `//` to `/` in the URL, as the SMART App Launcher's does."""
 
     failing: set[str]
+    collapse_slashes: bool
 
 
 @pytest.fixture
@@ -74,12 +76,15 @@ def ehr() -> Any:
     resources = bundle_resources(json.loads(SCENARIO_1.read_text(encoding="utf-8")))
     with Ehr(assert_all_requests_are_fired=False) as mock:
         mock.failing = set()
+        mock.collapse_slashes = False
         mock.get(f"{FHIR}/metadata", json=CAPABILITY)
 
         def fhir(request: Any) -> tuple[int, dict[str, str], str]:
             if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
                 return 401, {}, json.dumps({"resourceType": "OperationOutcome"})
             query = request.url.split(FHIR + "/", 1)[1]
+            while mock.collapse_slashes and "//" in query:
+                query = query.replace("//", "/")
             if query.split("?", 1)[0].split("/", 1)[0] in mock.failing:
                 return 500, {}, json.dumps({"resourceType": "OperationOutcome"})
             found = run_query(query.replace("%7C", "|").replace("%2C", ","), resources)
@@ -279,3 +284,26 @@ def test_a_launch_is_used_once_and_a_tampered_one_never(smart_app: Flask, ehr: A
     tampered = other.get("/smart/timeline", query_string=callback)
     assert tampered.status_code == 400
     assert len(forms) == 1
+
+
+def test_the_timeline_through_a_slash_collapsing_proxy_keeps_its_progression_marks(
+    smart_app: Flask, ehr: Any
+) -> None:
+    ehr.collapse_slashes = True
+    client = smart_app.test_client()
+    authorize = launch(client)
+    token_endpoint(ehr, authorize["code_challenge"])
+
+    page = client.get(
+        "/smart/timeline", query_string={"code": "the-code", "state": authorize["state"]}
+    )
+
+    # Before: raw `code=http://loinc.org|97509-4` arrived as `http:/loinc.org|...` and both
+    # progression marks were lost, with nothing saying data was missing.
+    assert page.status_code == 200
+    assert (
+        len(re.findall(r'<a href="#progression-\d+" class="progression intracranial">', page.text))
+        == 2
+    )
+    fhir_queries = [c.request.url for c in ehr.calls if c.request.url.startswith(FHIR + "/")]
+    assert not [url for url in fhir_queries if "//" in url.split(FHIR + "/", 1)[1]]

@@ -87,7 +87,9 @@ def test_feedback_carries_cors_headers(client):
 def test_a_rejected_caller_gets_401_with_cors_headers(app):
     # Authentication on, no trusted clients: every caller is rejected.
     runtime = app.extensions["cds"]
-    on = dataclasses.replace(runtime.settings, auth_enabled=True)
+    on = dataclasses.replace(
+        runtime.settings, auth_enabled=True, public_base_url="http://localhost"
+    )
     app.extensions["cds"] = dataclasses.replace(runtime, authenticator=Authenticator(on))
 
     response = app.test_client().post(

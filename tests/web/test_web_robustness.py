@@ -108,8 +108,8 @@ ODD_BUT_ACCEPTED = {
     "resource without resourceType": with_prefetch(patient={"id": "pat-1"}),
     "resourceType is a number": with_prefetch(patient={"resourceType": 5}),
     "resource of an unknown type": with_prefetch(patient={"resourceType": "Spaceship", "id": "x"}),
-    "resource of the wrong type for the key": with_prefetch(
-        conditions={"resourceType": "Patient", "id": "pat-1"}
+    "resource of the wrong type for an optional key": with_prefetch(
+        procedures={"resourceType": "Patient", "id": "pat-1"}
     ),
     "resource nested 500 deep": deeply_nested_procedure(500),
     "resource fields of the wrong type": with_prefetch(
