@@ -275,7 +275,12 @@ def intracranial_progression(ctx: FactContext) -> Stated:
         return Stated(UNKNOWN)
     event = unanswered_intracranial_progression(state)
     if event is None:
-        return Stated(False)
+        # "No progression" only where the data that would show one was obtained and readable.
+        return Stated(False) if state.progression_known.value is True else Stated(UNKNOWN)
+    if not _local_known(state):
+        # Local therapy since the progression may be what the unreadable Procedures hold:
+        # whether it is still unanswered is not known, and the rule does not guess.
+        return Stated(UNKNOWN)
     on = progression_on(state, event)
     text = f"Brain progression {when(event.when)}" + (f" {on}" if on else "")
     text += f": {event.description}"

@@ -59,7 +59,10 @@ def replica(
 
     def build(name: str) -> Flask:
         settings = Settings(
-            clients_file=clients, database_url=database_url, spool_dir=tmp_path / f"spool-{name}"
+            clients_file=clients,
+            database_url=database_url,
+            spool_dir=tmp_path / f"spool-{name}",
+            public_base_url=BASE,
         )
         made.append(create_app(settings))
         return made[-1]
@@ -104,13 +107,15 @@ def test_a_token_used_by_another_process_is_refused_here(
         "from pathlib import Path\n"
         "args = json.loads(sys.argv[1])\n"
         "app = create_app(Settings(clients_file=Path(args['clients']),\n"
-        "    database_url=args['url'], spool_dir=Path(args['spool'])))\n"
+        "    database_url=args['url'], spool_dir=Path(args['spool']),\n"
+        "    public_base_url=args['base']))\n"
         "r = app.test_client().post(args['path'], json=args['call'], headers=args['headers'])\n"
         "app.extensions['cds'].feedback.close()\n"
         "print(r.status_code)\n"
     )
     arguments = {
         "clients": str(write_trust()),
+        "base": BASE,
         "url": database_url,
         "spool": str(tmp_path / "spool-other"),
         "path": SERVICE_PATH,
@@ -135,6 +140,7 @@ def test_with_the_store_down_each_process_still_refuses_its_own_replays(
         clients_file=write_trust(),
         database_url="postgresql+psycopg://cds:cds@127.0.0.1:9/cds",
         spool_dir=tmp_path / "spool",
+        public_base_url=BASE,
     )
     app = create_app(settings)
     try:

@@ -299,11 +299,12 @@ def test_the_timeline_through_a_slash_collapsing_proxy_keeps_its_progression_mar
     )
 
     # Before: raw `code=http://loinc.org|97509-4` arrived as `http:/loinc.org|...` and both
-    # progression marks were lost, with nothing saying data was missing.
+    # disease-status progression marks were lost, with nothing saying data was missing. Now the
+    # timeline has the three marks it has without the proxy (the test of the direct launch).
     assert page.status_code == 200
     assert (
         len(re.findall(r'<a href="#progression-\d+" class="progression intracranial">', page.text))
-        == 2
+        == 3
     )
     fhir_queries = [c.request.url for c in ehr.calls if c.request.url.startswith(FHIR + "/")]
     assert not [url for url in fhir_queries if "//" in url.split(FHIR + "/", 1)[1]]
