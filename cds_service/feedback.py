@@ -331,12 +331,35 @@ class FeedbackStore:
             if cards:
                 connection.execute(_INSERT_AUDIT_CARD, cards)
 
+    def jti_seen(self, iss: str, jti: str) -> bool | None:
+        """Has any worker or replica claimed this token (and it has not expired)? None if the
+        store can't say now. A read only: the claim comes with the answer (remember_jti)."""
+        if not self._ready or time.monotonic() < self._jti_skip_until:
+            return None
+        try:
+            with self._engine.connect() as connection:
+                row = connection.execute(
+                    select(replay_jti.c.key).where(
+                        replay_jti.c.key == _jti_key(iss, jti),
+                        replay_jti.c.expires_at > datetime.now(UTC),
+                    )
+                ).first()
+        except SQLAlchemyError as exc:
+            self._jti_skip_until = time.monotonic() + _JTI_SKIP_SECONDS
+            log.warning(
+                "replay store unavailable for %.0f s (this process's cache only): %s",
+                _JTI_SKIP_SECONDS,
+                describe_store_error(exc),
+            )
+            return None
+        return row is not None
+
     def remember_jti(self, iss: str, jti: str, expires_at: float) -> bool | None:
         """Record a token's first use for every worker and replica: True if first, False if a
         replay, None if the store can't say now (not ready, or failed within 5 s)."""
         if not self._ready or time.monotonic() < self._jti_skip_until:
             return None
-        key = hashlib.sha256(json.dumps([iss, jti]).encode("utf-8")).hexdigest()
+        key = _jti_key(iss, jti)
         now = datetime.now(UTC)
         try:
             with self._engine.begin() as connection:
@@ -452,6 +475,10 @@ _REMEMBER_JTI = text(
     bindparam("expires_at", type_=replay_jti.c.expires_at.type),
     bindparam("now", type_=replay_jti.c.expires_at.type),
 )
+
+
+def _jti_key(iss: str, jti: str) -> str:
+    return hashlib.sha256(json.dumps([iss, jti]).encode("utf-8")).hexdigest()
 
 
 def _expiry(expires_at: float) -> datetime:

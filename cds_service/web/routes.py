@@ -13,6 +13,7 @@ from cds_service.services import SERVICES, find_service
 from cds_service.web.auth import Caller
 from cds_service.web.calls import answer_call
 from cds_service.web.http import body_slot, json_response, read_json
+from cds_service.web.replays import claim_token
 from cds_service.web.runtime import Runtime, runtime
 from cds_service.web.validation import as_of_date, validate_hook_request
 
@@ -43,6 +44,7 @@ def call_service(service_id: str) -> Response:
         base_url = rt.settings.public_base_url or request.host_url
         answer = answer_call(rt, service, hook_request, caller, today, base_url.rstrip("/"))
         del body, hook_request  # the parsed record goes before the next large body comes in
+    claim_token(rt.authenticator.replays)
     return json_response(answer)
 
 
@@ -55,6 +57,7 @@ def feedback(service_id: str) -> Response:
         body = read_json(request, rt.settings.max_body_bytes)
         if not isinstance(body, dict):
             raise BadRequest("body: expected a JSON object with a feedback array")
+        claim_token(rt.authenticator.replays)
         try:
             new = rt.feedback.record_feedback(service.id, body, received_at=datetime.now(UTC))
         except CdsError:

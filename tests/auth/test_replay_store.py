@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from cds_service.app import create_app
 from cds_service.config import Settings
+from cds_service.errors import Unauthorized
 from cds_service.feedback import FeedbackStore
 from cds_service.store.tables import replay_jti
 from cds_service.testing import empty_store, sqlite_locked
@@ -88,6 +89,42 @@ def test_a_token_replayed_to_another_replica_is_refused(
     fresh = _headers(kit, es384_key)
     assert second.post(SERVICE_PATH, json=HOOK_CALL, headers=fresh).status_code == 200
     assert first.post(SERVICE_PATH, json=HOOK_CALL, headers=headers).status_code == 401
+
+
+def test_a_call_whose_replica_died_before_answering_may_be_retried_on_another(
+    kit: Any, es384_key: Any, replica: Callable[[str], Flask]
+) -> None:
+    # Replica a verifies the token and dies before it answers (no claim): the proxy retries the
+    # same call on replica b, which answers it. After that the token is spent everywhere.
+    dying, second, third = replica("a"), replica("b"), replica("c")
+    headers = _headers(kit, es384_key)
+    with dying.test_request_context(SERVICE_PATH, method="POST", headers=headers):
+        dying.extensions["cds"].authenticator.authenticate(
+            headers["Authorization"], BASE + SERVICE_PATH
+        )
+    retried = second.test_client().post(SERVICE_PATH, json=HOOK_CALL, headers=headers)
+    assert retried.status_code == 200
+    refused = third.test_client().post(SERVICE_PATH, json=HOOK_CALL, headers=headers)
+    assert (refused.status_code, refused.get_json()) == (401, REFUSED)
+
+
+def test_of_two_calls_with_one_token_only_the_first_answered_gets_its_cards(
+    kit: Any, es384_key: Any, replica: Callable[[str], Flask]
+) -> None:
+    # Both arrive before either is answered (both pass the check); the claim decides.
+    first, second = replica("a"), replica("b")
+    headers = _headers(kit, es384_key)
+    with second.test_request_context(SERVICE_PATH, method="POST", headers=headers):
+        replays = second.extensions["cds"].authenticator.replays
+        second.extensions["cds"].authenticator.authenticate(
+            headers["Authorization"], BASE + SERVICE_PATH
+        )
+        assert (
+            first.test_client().post(SERVICE_PATH, json=HOOK_CALL, headers=headers).status_code
+            == 200
+        )
+        with pytest.raises(Unauthorized):
+            replays.claim()
 
 
 def test_a_token_used_by_another_process_is_refused_here(

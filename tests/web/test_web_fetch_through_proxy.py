@@ -37,7 +37,12 @@ def test_fetching_through_a_slash_collapsing_proxy_gives_the_prefetched_cards(
 ):
     request = load_json(HOOKS / name)
     with fhir_server(resources_of(request)) as direct, slash_collapsing_proxy(direct) as proxy:
-        client = make_app(fhir_dev_servers=(direct, proxy)).test_client()
+        # Generous time limits: a busy CI machine must not turn a slow answer into "unknown".
+        client = make_app(
+            fhir_dev_servers=(direct, proxy),
+            fhir_read_timeout=10.0,
+            fhir_deadline=20.0,
+        ).test_client()
         prefetched = summaries(post_hook(client, request))
         fetched = {}
         for via, base in (("direct", direct), ("proxy", proxy)):
