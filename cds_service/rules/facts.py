@@ -842,8 +842,9 @@ def _answer_since(state: PatientState, since: str) -> tuple[FhirDate | None, boo
 
 @fact("answered_by_open_order", params=("answering_orders", "answered_since"))
 def answered_by_open_order(ctx: FactContext) -> Stated:
-    """A signed order still open (SRS, WBRT, resection, neurosurgery referral, brain MRI) placed
-    after the card's event: the event is already answered."""
+    """An open signed order for SRS, WBRT, resection, neurosurgery or brain MRI follows the event.
+
+    The card's event (card-policy.toml `answered_by`) is then already answered."""
     state = ctx.state
     open_orders = state.active_orders
     if not open_orders.known:
