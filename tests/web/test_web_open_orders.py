@@ -225,3 +225,29 @@ def test_an_srs_order_answers_the_progression_not_the_mri_reminder(client: Flask
     shown = rules_shown(client, request_with(S1, order("scenario-01", SRS, "2026-09-01")))
     assert CNS not in shown
     assert MRI in shown
+
+
+def test_a_brain_mri_study_registered_for_a_later_day_silences_the_reminder(
+    client: FlaskClient,
+) -> None:
+    """A scheduled study (ImagingStudy `registered`: known, nothing available yet) on a later day
+    is read as the next brain MRI (state/imaging), so the reminder is not shown; one registered
+    on an earlier day than the last MRI changes nothing. Appointments are not read."""
+    request = request_with(S1)
+
+    def study(started: str) -> dict[str, Any]:
+        return {
+            "resourceType": "ImagingStudy",
+            "id": f"scheduled-{started}",
+            "status": "registered",
+            "subject": {"reference": "Patient/scenario-01"},
+            "started": started,
+            "procedureCode": [BRAIN_MRI],
+        }
+
+    request["prefetch"]["imagingStudies"]["entry"].append({"resource": study("2026-12-01")})
+    shown = rules_shown(client, request)
+    assert MRI not in shown and CNS in shown
+    request = request_with(S1)
+    request["prefetch"]["imagingStudies"]["entry"].append({"resource": study("2026-08-01")})
+    assert MRI in rules_shown(client, request)
