@@ -282,6 +282,11 @@ class ActiveOrder:
     display: str  # the order's own words
     evidence: tuple[str, ...]
 
+    def __str__(self) -> str:
+        """As `explain` lists it: "srs ordered 2026-09-20 (active) [ServiceRequest/x]"."""
+        when = self.when or "undated"
+        return f"{self.kind} ordered {when} ({self.status}) [{', '.join(self.evidence)}]"
+
 
 @dataclass(frozen=True, slots=True)
 class PatientState:
