@@ -121,6 +121,7 @@ PREFETCH_KEYS = {
     "Procedure": "procedures",
     "ImagingStudy": "imagingStudies",
     "Observation": "observations",
+    "ServiceRequest": "serviceRequests",
 }
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from cds_service.errors import UnknownService
+from cds_service.state.active_orders import OPEN_STATUSES
 
 _PATIENT = "{{context.patientId}}"
 
@@ -73,6 +74,9 @@ PREFETCH: Mapping[str, str] = MappingProxyType(
         + ",".join(_RADIOLOGY_CATEGORIES + _PATHOLOGY_CATEGORIES),
         "observations": f"Observation?patient={_PATIENT}&code="
         + ",".join(f"http://loinc.org|{code}" for code in _OBSERVATION_CODES),
+        # Signed orders still open (state/active_orders): an SRS, WBRT, resection, neurosurgery
+        # referral or brain MRI already ordered answers the card that would ask for it.
+        "serviceRequests": f"ServiceRequest?patient={_PATIENT}&status=" + ",".join(OPEN_STATUSES),
     }
 )
 

@@ -84,6 +84,8 @@ def run_query(query: str, resources: Iterable[Mapping[str, Any]]) -> Any:
             matches = [r for r in matches if patient_of(r) == value.rsplit("/", 1)[-1]]
         elif name in ("code", "category"):
             matches = [r for r in matches if _has_code(r, value.split(","), name)]
+        elif name == "status":
+            matches = [r for r in matches if r.get("status") in value.split(",")]
         else:
             raise ValueError(f"search parameter {name!r} not supported here")
     for name, value in parse_qsl(params):

@@ -163,6 +163,7 @@ def render(state: PatientState) -> str:
     out += ["", "Other"]
     out += _fact("performance status", state.performance_status)
     out += _fact("hospice", state.hospice)
+    out += _fact("open orders (signed, not done)", state.active_orders)
     if state.draft_orders:
         out += ["", "Draft orders (not history)"]
         for d in state.draft_orders:

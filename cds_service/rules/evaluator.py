@@ -229,6 +229,8 @@ def evaluate(knowledge: Knowledge, state: PatientState, hook: str) -> Evaluation
             traces.append(trace)
             if finding is not None:
                 findings.append(finding)
+    if knowledge.policy is not None and hook == "patient-view":
+        findings = _unanswered(knowledge.policy, findings, traces, state)
     # Where two rules would say overlapping things, the more specific one speaks.
     suppressed = {target: f.rule.id for f in findings for target in f.rule.suppresses}
     kept = []
@@ -254,6 +256,27 @@ def _suppress(traces: list[RuleTrace], finding: Finding, reason: str) -> None:
     traces[index] = RuleTrace(
         finding.rule.id, finding.trace.order, "suppressed", reason, finding.trace.checks
     )
+
+
+def _unanswered(
+    policy: CardPolicy, findings: list[Finding], traces: list[RuleTrace], state: PatientState
+) -> list[Finding]:
+    """A patient-view card stops once an open order answers its event (card-policy.toml
+    `answered_by`); before precedence, so that a card gone silences nothing. Unknown orders keep
+    the card: a reminder beside an order that may exist costs less than a missing one."""
+    kept = []
+    for finding in findings:
+        params = policy.answered_by.get(finding.rule.id)
+        answer = (
+            REGISTRY["answered_by_open_order"].compute(FactContext(state, "patient-view", params))
+            if params is not None
+            else None
+        )
+        if answer is not None and answer.value is True:
+            _suppress(traces, finding, f"suppressed: already answered: {answer.text}")
+        else:
+            kept.append(finding)
+    return kept
 
 
 def poor_performance_status(policy: CardPolicy, state: PatientState) -> bool:

@@ -813,3 +813,61 @@ def memantine_ordered(ctx: FactContext) -> Stated:
     """A draft order in this request names memantine (history is not read for it)."""
     found = any("memantine" in o.display.lower() for o in ctx.state.draft_orders)
     return Stated(found)
+
+
+# --- events already answered by an open order (card-policy.toml `answered_by`) ----------------
+
+_ORDER_NAMES = {
+    "srs": "SRS",
+    "wbrt": "whole-brain radiotherapy",
+    "resection": "resection",
+    "brain-mri": "brain MRI",
+    "neurosurgery-referral": "neurosurgery referral",
+}
+
+
+# The events an open order can answer (card-policy.toml `answered_by.since`).
+ANSWER_EVENTS = ("brain-event", "brain-mri")
+
+
+def _answer_since(state: PatientState, since: str) -> tuple[FhirDate | None, bool]:
+    """The event an order must follow, and whether an order on the event's own day counts."""
+    if since == "brain-mri":
+        # An MRI order dated the day of the last MRI is the order that MRI fulfilled.
+        last = state.last_brain_mri.value
+        return (last if isinstance(last, FhirDate) else None), False
+    # "brain-event": an order placed the day of the progression is its answer.
+    return last_brain_event(state), True
+
+
+@fact("answered_by_open_order", params=("answering_orders", "answered_since"))
+def answered_by_open_order(ctx: FactContext) -> Stated:
+    """An open signed order for SRS, WBRT, resection, neurosurgery or brain MRI follows the event.
+
+    The card's event (card-policy.toml `answered_by`) is then already answered."""
+    state = ctx.state
+    open_orders = state.active_orders
+    if not open_orders.known:
+        return Stated(UNKNOWN, "", open_orders.evidence)
+    kinds = frozenset(ctx.params["answering_orders"])
+    event, same_day = _answer_since(state, str(ctx.params["answered_since"]))
+    # Without a dated event (no MRI on record, say) any open order of the kind answers it; with
+    # one, an undated order may predate it and is no answer.
+    after = [
+        o
+        for o in open_orders.value  # type: ignore[union-attr]
+        if o.kind in kinds
+        and (
+            event is None
+            or o.when is not None
+            and (o.when.latest >= event.earliest if same_day else o.when.earliest > event.latest)
+        )
+    ]
+    if not after:
+        return Stated(False)
+    text = "; ".join(
+        f"{_ORDER_NAMES[o.kind].capitalize()} ordered {when(o.when)}"
+        + (" (on hold)" if o.status == "on-hold" else "")
+        for o in after
+    )
+    return Stated(True, text, tuple(ref for o in after for ref in o.evidence))

@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 
 from cds_service.errors import ConfigError
-from cds_service.rules.facts import REGISTRY
+from cds_service.rules.facts import ANSWER_EVENTS, REGISTRY
 from cds_service.rules.model import (
     CardPolicy,
     Citation,
@@ -31,6 +31,7 @@ from cds_service.rules.model import (
     Variant,
 )
 from cds_service.rules.wording import limits, policy
+from cds_service.state.active_orders import ORDER_KINDS
 from cds_service.state.terminology import agents_of
 
 # Paths from this file, not importlib.resources: an editable install's namespace path breaks the latter.
@@ -241,6 +242,16 @@ def _check_citations(rule: Rule, table: dict[str, str]) -> None:
                 )
 
 
+def _answered_by(entry: dict[str, Any]) -> dict[str, Any]:
+    """One `answered_by` entry as the parameters of the fact answered_by_open_order."""
+    kinds = sorted(set(entry["orders"]) - ORDER_KINDS)
+    if kinds:
+        raise ConfigError(f"card-policy.toml: {entry['rule']}: unknown order kind(s) {kinds}")
+    if entry["since"] not in ANSWER_EVENTS:
+        raise ConfigError(f"card-policy.toml: {entry['rule']}: unknown event {entry['since']!r}")
+    return {"answering_orders": tuple(entry["orders"]), "answered_since": entry["since"]}
+
+
 def _card_policy(rule_ids: list[str]) -> tuple[CardPolicy, dict[str, tuple[str, ...]]]:
     """The coherence policy, and which rules each rule silences, from card-policy.toml."""
     raw = policy()
@@ -259,6 +270,8 @@ def _card_policy(rule_ids: list[str]) -> tuple[CardPolicy, dict[str, tuple[str, 
         | set(pv["safety_rules"])
         | set(poor["silences"])
     )
+    answered_by = {entry["rule"]: _answered_by(entry) for entry in raw.get("answered_by", [])}
+    named |= set(answered_by)
     unknown = sorted(named - set(rule_ids))
     if unknown:
         raise ConfigError(f"card-policy.toml: unknown rule(s) {', '.join(unknown)}")
@@ -270,6 +283,7 @@ def _card_policy(rule_ids: list[str]) -> tuple[CardPolicy, dict[str, tuple[str, 
         poor_status_silences=frozenset(poor["silences"]),
         poor_status_why=poor["why"],
         precedence_why=why,
+        answered_by=answered_by,
     )
     return result, {rule: tuple(targets) for rule, targets in silences.items()}
 

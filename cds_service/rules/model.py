@@ -153,6 +153,9 @@ class CardPolicy:
     poor_status_silences: frozenset[str]
     poor_status_why: str
     precedence_why: dict[tuple[str, str], str]
+    # Rule id -> the fact parameters of `answered_by_open_order` that silence its patient-view
+    # card once an open order answers its event (`answered_by` in card-policy.toml).
+    answered_by: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

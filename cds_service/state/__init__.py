@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from cds_service.state import (
+    active_orders,
     brain,
     breast_cancer,
     her2,
@@ -110,6 +111,7 @@ def derive(
         severe_mass_effect=lesions.severe_mass_effect(res),
         new_brain_lesion_count=lesions.new_brain_lesion_count(res),
         progression_known=progression.progression_known(res),
+        active_orders=active_orders.active_orders(res),
     )
 
 

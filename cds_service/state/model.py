@@ -273,6 +273,22 @@ class DraftOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveOrder:
+    """A signed order still open in the record (state/active_orders): what is already planned."""
+
+    kind: str  # "srs", "wbrt", "resection", "brain-mri", "neurosurgery-referral"
+    when: FhirDate | None  # authoredOn, else the occurrence (start); None when undated
+    status: str  # "active" | "on-hold"
+    display: str  # the order's own words
+    evidence: tuple[str, ...]
+
+    def __str__(self) -> str:
+        """As `explain` lists it: "srs ordered 2026-09-20 (active) [ServiceRequest/x]"."""
+        when = self.when or "undated"
+        return f"{self.kind} ordered {when} ({self.status}) [{', '.join(self.evidence)}]"
+
+
+@dataclass(frozen=True, slots=True)
 class PatientState:
     """Everything the rules know about the patient, as of `today`."""
 
@@ -312,6 +328,10 @@ class PatientState:
     # False (with a note) when disease status Observations or brain reports could not be obtained
     # or read: then `progression_events` lacking one means "unknown", not "no progression".
     progression_known: Fact[bool] = field(default=Fact(UNKNOWN))
+    # Signed orders still open (ServiceRequest active or on-hold) for local CNS therapy, a
+    # neurosurgery referral or a brain MRI; UNKNOWN when ServiceRequests could not be obtained or
+    # read (then an empty tuple would wrongly say "nothing ordered").
+    active_orders: Fact[tuple[ActiveOrder, ...]] = field(default=Fact(UNKNOWN))
 
     def agents_active_on(self, when: date) -> frozenset[str]:
         """The agents whose course covers `when`: "progression on X" names only these."""

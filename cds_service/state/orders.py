@@ -31,7 +31,8 @@ def _resources(context: Mapping[str, Any]) -> list[dict]:
     return []
 
 
-def _procedure(order: dict) -> str | None:
+def procedure_kind(order: dict) -> str | None:
+    """'srs', 'wbrt', 'resection' or 'brain-mri' for an order coded (or worded) as one."""
     code = order.get("code")
     sites = order.get("bodySite", [])
     on_brain = any(matches(s, "brain-body-site") for s in sites)
@@ -63,7 +64,7 @@ def draft_orders(context: Mapping[str, Any] | None) -> tuple[DraftOrder, ...]:
                 resource_type=order.get("resourceType", ""),
                 selected=True if selections is None else ref in set(selections),
                 agents=agents,
-                procedure=_procedure(order)
+                procedure=procedure_kind(order)
                 if order.get("resourceType") in {"ServiceRequest", "Procedure"}
                 else None,
                 body_sites=coded_keys(order.get("bodySite", []))

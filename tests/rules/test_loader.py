@@ -110,3 +110,21 @@ def test_console_script_finds_the_packaged_knowledge():
         [str(script), "validate-knowledge"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"orders": ["srs", "chemo"], "since": "brain-event"}, "unknown order kind(s) ['chemo']"),
+        ({"orders": ["srs"], "since": "yesterday"}, "unknown event 'yesterday'"),
+        ({"rule": "NO-SUCH-RULE", "orders": ["srs"], "since": "brain-event"}, "NO-SUCH-RULE"),
+    ],
+)
+def test_a_broken_answered_by_entry_is_refused(monkeypatch, entry, message):
+    from cds_service.rules import loader, wording
+
+    raw = {**wording.policy(), "answered_by": [{"rule": "CNS-ACTIVE-THERAPY", **entry}]}
+    monkeypatch.setattr(loader, "policy", lambda: raw)
+    with pytest.raises(ConfigError) as raised:
+        load_knowledge()
+    assert message in str(raised.value)

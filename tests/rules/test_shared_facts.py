@@ -66,6 +66,10 @@ def test_a_fact_reads_only_the_rule_parameters_and_order_it_declares(path: Path)
     # parameters, or one order's facts, into another rule's answer.
     state, hook = _request_state(path)
     everything = {k: v for rule in KNOWLEDGE.rules for k, v in rule.parameters.items()}
+    # answered_by_open_order reads the card policy's answered_by entries, not a rule's.
+    assert KNOWLEDGE.policy is not None
+    for answered in KNOWLEDGE.policy.answered_by.values():
+        everything |= answered
     orders = [*state.draft_orders, None]
     for name, definition in REGISTRY.items():
         for order in orders:

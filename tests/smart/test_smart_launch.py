@@ -156,7 +156,7 @@ def test_ehr_launch_authorizes_reads_the_record_with_the_token_and_shows_the_tim
         for c in ehr.calls
         if c.request.url.startswith(FHIR) and "/metadata" not in c.request.url
     ]
-    assert len(fhir_calls) == 10  # the nine prefetch queries and DiagnosticReport
+    assert len(fhir_calls) == 11  # the ten prefetch queries and DiagnosticReport
     assert all(c.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}" for c in fhir_calls)
     assert any(c.url.startswith(f"{FHIR}/Procedure?patient={PATIENT}") for c in fhir_calls)
     html = page.text

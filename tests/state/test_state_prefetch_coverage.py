@@ -78,3 +78,14 @@ def test_a_code_missing_from_the_prefetch_is_caught(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(imaging, "OBSERVATION_VALUESETS", ("brain-mri",), raising=False)
     with pytest.raises(AssertionError, match="24587-8"):
         test_every_declared_code_is_requested("OBSERVATION_VALUESETS", False)
+
+
+@pytest.mark.parametrize("fill", [False, True], ids=["prefetch-template", "fetch-query"])
+def test_every_open_order_status_is_requested(fill: bool) -> None:
+    """state/active_orders reads ServiceRequests active or on-hold: every service asks for both,
+    and for nothing else (a draft is unsigned; the hook's own drafts come in its context)."""
+    from cds_service.state.active_orders import OPEN_STATUSES
+
+    requested = _requested("ServiceRequest", "status", fill)
+    for service_id, statuses in requested.items():
+        assert statuses == set(OPEN_STATUSES), f"{service_id} asks for ServiceRequest {statuses}"

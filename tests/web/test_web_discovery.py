@@ -19,6 +19,7 @@ PREFETCHED_TYPES = {
     "ImagingStudy",
     "DiagnosticReport",
     "Observation",
+    "ServiceRequest",  # open orders (state/active_orders)
 }
 
 
