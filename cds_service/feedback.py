@@ -28,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    make_url,
     select,
     text,
 )
@@ -497,12 +498,20 @@ def _fit(value: str, column: Column) -> str:
 
 
 def spool_directory(settings: Settings) -> Path:
-    """CDS_SPOOL_DIR, else audit-spool beside the SQLite file (the default one for PostgreSQL)."""
+    """CDS_SPOOL_DIR, else a directory of this store's own: rows spooled for one store must never
+    be delivered into another. Beside a SQLite file, named after it; for a server database,
+    beside the default SQLite file, named by a digest of the URL without its password (the same
+    for every replica configured alike, so a killed replica's rows are delivered by another)."""
     if settings.spool_dir is not None:
         return settings.spool_dir
-    database = sqlite_path(settings.database_url) or sqlite_path(DEFAULT_DATABASE_URL)
-    assert database is not None  # the default URL names a SQLite file
-    return database.parent / "audit-spool"
+    database = sqlite_path(settings.database_url)
+    if database is not None:
+        return database.parent / f"{database.name}.audit-spool"
+    default = sqlite_path(DEFAULT_DATABASE_URL)
+    assert default is not None  # the default URL names a SQLite file
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return default.parent / f"audit-spool-{digest}"
 
 
 def _insert_new(connection: Connection, table: Table, row: Mapping[str, Any]) -> int:

@@ -30,11 +30,16 @@ def open_database(url_text: str, timeout: float) -> Engine:
         return _sqlite_engine(url, timeout, common)
     if url.get_backend_name() == "postgresql":
         milliseconds = max(1, round(timeout * 1000))
+        # Added to the URL's own `options` (e.g. a search_path), never in their place.
+        given = url.query.get("options", "")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        timeouts = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
         connect_args = {
             # libpq counts whole seconds and treats less than 2 as 2.
             "connect_timeout": max(2, math.ceil(timeout)),
-            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+            "options": f"{given} {timeouts}".strip(),
         }
+        url = url.difference_update_query(["options"])
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **common)
     raise ConfigError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 

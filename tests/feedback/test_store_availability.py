@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import make_url
 
 from cds_service.config import Settings
-from cds_service.feedback import AuditRecord, FeedbackStore
+from cds_service.feedback import AuditRecord, FeedbackStore, spool_directory
 from cds_service.testing import serving, sqlite_locked
 
 HOOKS = Path(__file__).resolve().parents[2] / "hooks"
@@ -521,3 +521,39 @@ def test_a_worker_forked_after_the_master_closed_the_store_delivers_what_a_dead_
         assert [e.hook_instance for e in reader.audit_entries()] == ["left-behind"]
     finally:
         reader.close()
+
+
+def test_each_store_spools_in_a_directory_of_its_own(tmp_path: Path) -> None:
+    # Rows spooled for one database must never be delivered into another: the default directory
+    # is the store's own (replicas configured alike share it; another database never does).
+    one = Settings(database_url=f"sqlite:///{tmp_path / 'one.sqlite3'}")
+    two = Settings(database_url=f"sqlite:///{tmp_path / 'two.sqlite3'}")
+    pg_a = Settings(database_url="postgresql+psycopg://cds:secret@db-a/cds")
+    pg_a_again = Settings(database_url="postgresql+psycopg://cds:other@db-a/cds")
+    pg_b = Settings(database_url="postgresql+psycopg://cds:secret@db-b/cds")
+    directories = [spool_directory(s) for s in (one, two, pg_a, pg_b)]
+    assert len(set(directories)) == 4
+    assert spool_directory(pg_a) == spool_directory(pg_a_again)  # the password is not its name
+    assert spool_directory(one).parent == tmp_path
+    assert "secret" not in str(spool_directory(pg_a))
+
+
+@pytest.mark.postgres
+def test_the_database_urls_own_options_are_kept_beside_the_store_timeouts() -> None:
+    # An operator's `options` (here a search_path) used to be replaced by the store's timeouts.
+    from sqlalchemy import text
+
+    from cds_service.store.database import open_database
+
+    url = os.environ.get("CDS_TEST_DATABASE_URL", "")
+    if not url:
+        pytest.skip("CDS_TEST_DATABASE_URL is not set (export it from .ci/postgres.sh)")
+    with_path = make_url(url).update_query_dict({"options": "-csearch_path=elsewhere,public"})
+    engine = open_database(with_path.render_as_string(hide_password=False), 0.25)
+    try:
+        with engine.connect() as connection:
+            path = connection.execute(text("SHOW search_path")).scalar()
+            timeout = connection.execute(text("SHOW statement_timeout")).scalar()
+    finally:
+        engine.dispose()
+    assert (path, timeout) == ("elsewhere,public", "250ms")
