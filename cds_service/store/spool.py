@@ -39,6 +39,10 @@ _RETRY_FIRST_SECONDS = 0.25
 _RETRY_MAX_SECONDS = 5.0
 # An orphan is delivered in batches of this many rows.
 _ORPHAN_BATCH = 500
+# Rows appended within this long of each other go to the store in one transaction. One
+# transaction per hook cost about 0.5 ms of CPU beside each hook (in-process, 30-resource hooks),
+# taken from the hooks that followed; the rows are on disk (fdatasync'd) before any waiting.
+_BATCH_SECONDS = 0.2
 
 Deliver = Callable[[list[dict[str, Any]]], None]
 
@@ -210,6 +214,7 @@ class AuditSpool:
         while not self._closed:
             # Cleared before looking: a row appended from now on wakes the wait below.
             self._wake.clear()
+            self._stopping.wait(_BATCH_SECONDS)  # close() cuts it short
             try:
                 delivered = self._deliver_own()
                 if time.monotonic() >= next_adoption:
