@@ -98,6 +98,14 @@ class AuditSpool:
         self.start()
         self._wake.set()
 
+    def open(self) -> None:
+        """Open this process's file and start its delivery thread now (a worker's warm-up), not
+        on its first row: that hook would pay for both (raises OSError if the disk can't)."""
+        self._this_process()
+        with self._lock:
+            self._own_file()
+        self.start()
+
     def set_aside(self, row: dict[str, Any]) -> Path:
         """Keep a row the store refused in the spool's rejected file (not delivered again)."""
         path = self.directory / _REJECTED
