@@ -245,6 +245,14 @@ class FeedbackStore:
             log.error("the audit spool can't be written (%s): writing to the store", exc.strerror)
             self._deliver_audit([row])
 
+    def open_spool(self) -> None:
+        """Have this process's audit spool ready before its first hook (a worker's warm-up). A
+        spool the disk can't take is left: record_audit then writes to the store, as it would."""
+        try:
+            self._spool.open()
+        except OSError as exc:
+            log.error("the audit spool can't be opened (%s)", exc.strerror)
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Deliver this process's spooled audit rows now; True when the store has them all."""
         return self._spool.flush(timeout)

@@ -408,6 +408,9 @@ def warm_worker(app: Flask) -> float:
     try:
         post_synthetic_hooks(app)
         app.extensions["cds"].feedback.warm()
+        # The spool's file and delivery thread now, not on the first real hook (after the fork:
+        # a thread started in the master would not survive into the worker).
+        app.extensions["cds"].feedback.open_spool()
         # The warm-up's garbage collected now, and what it left set aside like the master's:
         # the first real hook then neither pays for a collection nor walks these objects.
         gc.collect()

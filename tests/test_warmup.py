@@ -110,3 +110,28 @@ def test_before_a_fork_the_heap_is_frozen_and_young_collections_are_rarer(app):
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_a_worker_opens_its_audit_spool_before_its_first_hook_and_leaves_no_file_unused(app):
+    """The spool's file and delivery thread are the worker's warm-up's, not its first hook's;
+    a worker that answers nothing leaves no file behind."""
+    store = app.extensions["cds"].feedback
+    spool_dir = store._spool.directory
+
+    warm_worker(app)
+
+    [opened] = list(spool_dir.glob("audit-*.jsonl"))
+    assert opened.read_bytes() == b""
+    store.close()
+    assert list(spool_dir.glob("audit-*.jsonl")) == []
+
+
+def test_rows_of_a_spool_opened_early_reach_the_store(app, client):
+    store = app.extensions["cds"].feedback
+    store.open_spool()
+    request = hook_request(load_json(SCENARIO), "patient-view", as_of="2026-11-23")
+
+    assert client.post("/cds-services/her2-cns-patient-view", json=request).status_code == 200
+
+    [entry] = store.audit_entries()
+    assert entry.hook_instance == request["hookInstance"]

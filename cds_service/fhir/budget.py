@@ -86,7 +86,7 @@ def give(size: int) -> None:
     """Give back the bytes of an answer dropped unparsed (refused, broken off)."""
     BUDGET.give(size)
     if size > _TRIM_AFTER_BYTES:
-        _trim()
+        trim_freed_memory()
 
 
 @contextmanager
@@ -102,10 +102,11 @@ def answers_held() -> Iterator[None]:
         size = held.close()
         BUDGET.give(size)
         if size > _TRIM_AFTER_BYTES:
-            _trim()
+            trim_freed_memory()
 
 
-def _trim() -> None:
+def trim_freed_memory() -> None:
+    """Hand the pages freed objects left back to the OS (glibc keeps them otherwise)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
 

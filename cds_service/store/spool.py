@@ -39,6 +39,10 @@ _RETRY_FIRST_SECONDS = 0.25
 _RETRY_MAX_SECONDS = 5.0
 # An orphan is delivered in batches of this many rows.
 _ORPHAN_BATCH = 500
+# Rows appended within this long of each other go to the store in one transaction. One
+# transaction per hook cost about 0.5 ms of CPU beside each hook (in-process, 30-resource hooks),
+# taken from the hooks that followed; the rows are on disk (fdatasync'd) before any waiting.
+_BATCH_SECONDS = 0.2
 
 Deliver = Callable[[list[dict[str, Any]]], None]
 
@@ -93,6 +97,14 @@ class AuditSpool:
             self._pending += 1
         self.start()
         self._wake.set()
+
+    def open(self) -> None:
+        """Open this process's file and start its delivery thread now (a worker's warm-up), not
+        on its first row: that hook would pay for both (raises OSError if the disk can't)."""
+        self._this_process()
+        with self._lock:
+            self._own_file()
+        self.start()
 
     def set_aside(self, row: dict[str, Any]) -> Path:
         """Keep a row the store refused in the spool's rejected file (not delivered again)."""
@@ -210,6 +222,7 @@ class AuditSpool:
         while not self._closed:
             # Cleared before looking: a row appended from now on wakes the wait below.
             self._wake.clear()
+            self._stopping.wait(_BATCH_SECONDS)  # close() cuts it short
             try:
                 delivered = self._deliver_own()
                 if time.monotonic() >= next_adoption:
