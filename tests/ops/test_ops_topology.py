@@ -133,6 +133,9 @@ def topology(tmp_path, database, services) -> Iterator[tuple[list[ServiceProcess
         "CDS_PUBLIC_BASE_URL": PUBLIC,
         "CDS_DATABASE_URL": database,
         "CDS_LOG_FORMAT": "json",
+        # One spool for the replicas of this host (README): a killed replica's rows are
+        # delivered by whoever reads next (here the check below, reading through the same spool).
+        "CDS_SPOOL_DIR": str(tmp_path / "spool"),
     }
     # Where the store has migrations, the schema is made as the README says, before any replica.
     if subprocess.run([str(CDS_SERVICE), "db", "--help"], capture_output=True).returncode == 0:
@@ -226,7 +229,8 @@ def test_replicas_behind_nginx_share_the_load_the_store_and_survive_a_crash(topo
     # Every answered hook has its audit row in the shared database. A hook in flight on the
     # killed replica may have been audited there and then answered again by the other one, as
     # nginx retried it: at most that one extra row.
-    store = FeedbackStore.from_settings(Settings(database_url=database))
+    spool = replicas[0].log.parent / "spool"  # the replicas' CDS_SPOOL_DIR (topology fixture)
+    store = FeedbackStore.from_settings(Settings(database_url=database, spool_dir=spool))
     try:
         audited = Counter(entry.hook_instance for entry in store.audit_entries())
         stored = store.stored_feedback()
