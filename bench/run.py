@@ -23,7 +23,6 @@ throughput with PostgreSQL as the store over the same with SQLite.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -35,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -52,6 +50,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import generate  # noqa: E402  (bench/generate.py, after the path is set)
 import slow_clients  # noqa: E402  (bench/slow_clients.py)
 import store_throughput  # noqa: E402  (bench/store_throughput.py)
+from load import closed_loop, post  # noqa: E402  (bench/load.py)
 
 from cds_service.commands.serve import usable_cpus  # noqa: E402  (the workers serve starts)
 
@@ -255,19 +254,6 @@ def _wait_for_workers(server: Server, workers: int, timeout: float = 60.0) -> No
 # --- the client -------------------------------------------------------------------------------
 
 
-def post(port: int, path: str, body: bytes) -> tuple[int, bytes, float]:
-    """(status, body, seconds) of one POST on a new connection."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        data = response.read()
-    finally:
-        conn.close()
-    return response.status, data, time.perf_counter() - started
-
-
 class Payload:
     """One generated request; each send gets a fresh hookInstance, as every real call does."""
 
@@ -353,37 +339,9 @@ def alternating_rps(
     for block in range(len(targets) * blocks):
         name = list(targets)[block % len(targets)]
         port, path = targets[name]
-        body = payload.body()
-        stop = time.perf_counter() + seconds
-        counts = [0] * concurrency
-
-        def worker(
-            slot: int,
-            port: int = port,
-            path: str = path,
-            body: bytes = body,
-            stop: float = stop,
-            counts: list[int] = counts,
-        ) -> None:
-            while time.perf_counter() < stop:
-                try:
-                    status, _, _ = post(port, path, body)
-                except OSError as exc:
-                    errors.append(repr(exc))
-                    continue
-                if status == 200:
-                    counts[slot] += 1
-                else:
-                    errors.append(f"status {status}")
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        spent[name] += time.perf_counter() - started
-        done[name] += sum(counts)
+        count, seconds_spent = closed_loop(port, path, payload.body(), concurrency, seconds, errors)
+        spent[name] += seconds_spent
+        done[name] += count
     if errors:
         _log(f"  {len(errors)} failed requests under load, e.g. {errors[0]}")
     return {name: done[name] / spent[name] for name in done}

@@ -13,7 +13,6 @@ bench/run.py calls compare() in one line; without a PostgreSQL it reports why it
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -21,12 +20,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from load import closed_loop  # bench/load.py (bench/ is on the path: run.py, or this script)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.8  # issue 15: PostgreSQL at least 80% of SQLite's throughput
@@ -79,39 +79,12 @@ def compare(
 
 
 def _load(port: int, payload: Any, concurrency: int, seconds: float) -> tuple[int, float]:
-    """Hooks answered 200 by `concurrency` threads for `seconds`; (count, seconds spent)."""
-    stop = time.perf_counter() + seconds
-    counts = [0] * concurrency
+    """Hooks answered 200 by `concurrency` clients for `seconds`; (count, seconds spent)."""
     failures: list[str] = []
-
-    def worker(slot: int) -> None:
-        while time.perf_counter() < stop:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                connection.request(
-                    "POST", payload.path, payload.body(), {"Content-Type": "application/json"}
-                )
-                response = connection.getresponse()
-                response.read()
-            except OSError as exc:
-                failures.append(repr(exc))
-                continue
-            finally:
-                connection.close()
-            if response.status == 200:
-                counts[slot] += 1
-            else:
-                failures.append(f"status {response.status}")
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answered = closed_loop(port, payload.path, payload.body(), concurrency, seconds, failures)
     if failures:
         print(f"  {len(failures)} failed requests, e.g. {failures[0]}", file=sys.stderr)
-    return sum(counts), time.perf_counter() - started
+    return answered
 
 
 def _audit_rows(database_url: str, spool: Path, deliver: bool = False) -> int:

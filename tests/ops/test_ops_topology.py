@@ -205,6 +205,7 @@ def test_replicas_behind_nginx_share_the_load_the_store_and_survive_a_crash(topo
 
     # A replica killed mid-load: nginx fails over, and no caller sees a 5xx.
     statuses: Counter[int] = Counter()
+    refused: set[str] = set()  # retried calls refused as replays (see below)
     stop = threading.Event()
 
     def load() -> None:
@@ -213,6 +214,8 @@ def test_replicas_behind_nginx_share_the_load_the_store_and_survive_a_crash(topo
             statuses[response.status_code] += 1
             if response.status_code == 200:
                 answered[instance] = 200
+            elif response.status_code == 401:
+                refused.add(instance)
 
     workers = [threading.Thread(target=load) for _ in range(2)]
     for worker in workers:
@@ -223,12 +226,15 @@ def test_replicas_behind_nginx_share_the_load_the_store_and_survive_a_crash(topo
     stop.set()
     for worker in workers:
         worker.join(timeout=60)
-    assert set(statuses) == {200}, statuses
+    # No 5xx. A call in flight on the killed replica is retried by nginx on the other one: it is
+    # answered, unless the killed replica had already claimed its token in the shared replay
+    # store (its answer computed, not yet delivered): then the retry is, by design, refused as a
+    # replay (401; an EHR signs a new token per call). At most one such call per client thread.
+    assert set(statuses) <= {200, 401}, statuses
+    assert statuses[401] <= len(workers), statuses
     assert statuses[200] >= 10
 
-    # Every answered hook has its audit row in the shared database. A hook in flight on the
-    # killed replica may have been audited there and then answered again by the other one, as
-    # nginx retried it: at most that one extra row.
+    # Every answered hook has its audit row in the shared database.
     # Rows are on disk (the spool) before each answer; the killed replica's files are delivered
     # by whichever process takes them over, which may be mid-delivery when this reads (it holds
     # the file's lock). Nothing is lost, so every answered hook's row arrives, soon.
@@ -244,8 +250,12 @@ def test_replicas_behind_nginx_share_the_load_the_store_and_survive_a_crash(topo
         if set(audited) >= set(answered) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert set(audited) == set(answered)
-    assert sum(audited.values()) - len(answered) <= 1
+    # Every answered hook is audited; a call refused on retry was answered (and audited) by the
+    # killed replica before its answer was lost, so its row may be there too.
+    assert set(answered) <= set(audited) <= set(answered) | refused
+    # Beyond one row per answered hook: at most one per call in flight on the killed replica
+    # (audited there, then answered again or refused on retry), one per client thread.
+    assert sum(audited.values()) - len(answered) <= len(workers)
     assert [f.item.card_uuid for f in stored] == [card["uuid"]]
 
 
