@@ -13,7 +13,8 @@ import pytest
 
 from cds_service.state.lesions import LATERALITY_URL
 from cds_service.testing import cards_by_rule, hook_request, post_hook
-from tests.state.build_fixtures import BRAIN, CPT, LOINC, POSITIVE, SCT, Patient, cc
+from tests.state.build_fixtures import BRAIN, LOINC, SCT, cc
+from tests.web.lesion_records import her2_patient, srs_order, treated_right_frontal
 
 REPEAT_SRS = "REPEAT-SRS-SAME-LESION"
 MASS_EFFECT = "MASS-EFFECT-LOCAL-THERAPY"
@@ -49,65 +50,26 @@ SITES = {
 }
 
 
-def _her2_patient(pid: str) -> tuple[Patient, dict]:
-    p = Patient(pid, "1966-02-01")
-    primary = p.breast_cancer("2022-01-10")
-    p.her2("2022-01-05", ("85319-2", "HER2 by IHC"), cc(POSITIVE, text="IHC 3+"), "HER2 IHC 3+")
-    return p, primary
-
-
-def _treated_right_frontal(
-    treated_site: dict,
-    latest_report: str = "New left frontal lesion; treated right lesion smaller.",
-) -> dict:
-    p, primary = _her2_patient("identity")
-    mets = p.brain_mets("2025-03-01", primary)
-    p.brain_mri("2025-03-01", "Solitary 1.1 cm right frontal metastasis. No mass effect.")
-    p.add(
-        "Procedure",
-        "srs",
-        {
-            "status": "completed",
-            "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
-            "performedDateTime": "2025-04-01",
-            "bodySite": [treated_site],
-            "reasonReference": [p.ref(mets)],
-        },
-    )
-    p.brain_mri("2026-10-01", latest_report)
-    return p.bundle("new lesion on the other side of a treated one")
-
-
-def _srs_order(site: dict) -> dict:
-    return {
-        "resourceType": "ServiceRequest",
-        "id": "draft-srs",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": "Patient/identity"},
-        "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
-        "bodySite": [site],
-    }
-
-
 @pytest.mark.parametrize("representation", sorted(SITES))
 def test_a_new_lesion_on_the_other_side_is_not_the_treated_lesion(client, representation) -> None:
     treated, other_side, same_side = SITES[representation]
-    bundle = _treated_right_frontal(treated)
+    bundle = treated_right_frontal(
+        treated, "New left frontal lesion; treated right lesion smaller."
+    )
     other = post_hook(
-        client, hook_request(bundle, "order-select", draft_orders=[_srs_order(other_side)])
+        client, hook_request(bundle, "order-select", draft_orders=[srs_order(other_side)])
     )
     assert other.status == 200
     assert REPEAT_SRS not in cards_by_rule(other)
     # The treated right lesion is smaller: repeat SRS to it is not after progression there.
     same = post_hook(
-        client, hook_request(bundle, "order-select", draft_orders=[_srs_order(same_side)])
+        client, hook_request(bundle, "order-select", draft_orders=[srs_order(same_side)])
     )
     assert REPEAT_SRS not in cards_by_rule(same)
     # Control: when the treated lesion itself enlarges, the same order is warned about.
-    enlarging = _treated_right_frontal(treated, "Treated right frontal lesion enlarging.")
+    enlarging = treated_right_frontal(treated, "Treated right frontal lesion enlarging.")
     same = post_hook(
-        client, hook_request(enlarging, "order-select", draft_orders=[_srs_order(same_side)])
+        client, hook_request(enlarging, "order-select", draft_orders=[srs_order(same_side)])
     )
     (card,) = cards_by_rule(same)[REPEAT_SRS]
     assert card["indicator"] == "warning"
@@ -115,7 +77,7 @@ def test_a_new_lesion_on_the_other_side_is_not_the_treated_lesion(client, repres
 
 
 def _lesion_patient(conclusion: str) -> dict:
-    p, primary = _her2_patient("size")
+    p, primary = her2_patient("size")
     p.brain_mets("2026-10-01", primary)
     p.brain_mri("2026-10-01", conclusion)
     return p.bundle("brain lesion measured in the report")
@@ -155,7 +117,7 @@ def test_mass_effect_in_words_is_recorded(client) -> None:
 
 
 def test_a_tumor_size_observation_in_mm(client) -> None:
-    p, primary = _her2_patient("size")
+    p, primary = her2_patient("size")
     mets = p.brain_mets("2026-10-01", primary)
     p.add(
         "Observation",
@@ -190,8 +152,10 @@ def test_a_tumor_size_observation_in_mm(client) -> None:
 )
 def test_a_malformed_draft_order_site_gets_no_error(client, body_site) -> None:
     """Draft orders are read as sent (no view checks them): a malformed site names no side."""
-    bundle = _treated_right_frontal(SITES["site text"][0])
-    order = dict(_srs_order(cc(BRAIN)), bodySite=body_site)
+    bundle = treated_right_frontal(
+        SITES["site text"][0], "New left frontal lesion; treated right lesion smaller."
+    )
+    order = dict(srs_order(cc(BRAIN)), bodySite=body_site)
     result = post_hook(client, hook_request(bundle, "order-select", draft_orders=[order]))
     assert result.status == 200, result.body
     assert isinstance(result.body["cards"], list)

@@ -15,19 +15,13 @@ from cds_service.state import derive
 from cds_service.state.model import UNKNOWN
 from cds_service.testing import cards_by_rule, hook_request, load_json, post_hook
 from tests.conftest import TODAY
-from tests.state.build_fixtures import BRAIN, CPT, POSITIVE, Patient, cc
+from tests.state.build_fixtures import BRAIN, Patient, cc
 from tests.state.medications import DRUG
+from tests.web.lesion_records import her2_patient, srs_order, treated_right_frontal
 
 RECHALLENGE = "LAPATINIB-RECHALLENGE"
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS, CONTROLS, HOOKS = ROOT / "fixtures/scenarios", ROOT / "fixtures/controls", ROOT / "hooks"
-
-
-def _her2_patient(pid: str) -> tuple[Patient, dict]:
-    p = Patient(pid, "1966-02-01")
-    primary = p.breast_cancer("2022-01-10")
-    p.her2("2022-01-05", ("85319-2", "HER2 by IHC"), cc(POSITIVE, text="IHC 3+"), "HER2 IHC 3+")
-    return p, primary
 
 
 def _order(p: Patient, agent: str, authored: str, status: str = "completed") -> dict:
@@ -53,7 +47,7 @@ def _draft_lapatinib(pid: str) -> dict:
 
 
 def _first_brain_mets_after_orders(with_end: bool) -> dict:
-    p, primary = _her2_patient("first-mets")
+    p, primary = her2_patient("first-mets")
     _order(p, "lapatinib", "2025-02-10")
     _order(p, "capecitabine", "2025-02-10")
     if with_end:  # control: the record says the regimen ended long before
@@ -129,7 +123,7 @@ def _snapshots(p: Patient, *stamps: str | None) -> None:
 def test_the_newer_copy_of_a_resource_sent_twice_is_the_record(
     client: FlaskClient, stamps: tuple[str | None, str | None]
 ) -> None:
-    p, _ = _her2_patient("copies")
+    p, _ = her2_patient("copies")
     _snapshots(p, *stamps)
     request = hook_request(
         p.bundle("one order sent twice"),
@@ -146,7 +140,7 @@ def test_the_newer_copy_of_a_resource_sent_twice_is_the_record(
 
 
 def test_negative_control_an_older_stopped_copy_does_not_end_a_running_order() -> None:
-    p, _ = _her2_patient("copies")
+    p, _ = her2_patient("copies")
     _snapshots(p, "2025-09-01T10:00:00Z", "2025-03-01T10:00:00Z")  # the running copy is newer
     record, context = load(hook_request(p.bundle("one order sent twice"), "patient-view"))
     (course,) = derive(record, TODAY, context).courses
@@ -160,7 +154,7 @@ PHENYTOIN = {"text": "phenytoin 100 MG Extended Release Oral Capsule"}  # named 
 def _phenytoin_dispensed(handed: str, dose: dict) -> dict:
     """Phenytoin dispensed without daysSupply (not must-support in US Core): 90 capsules, on an
     order (completed once sent to the pharmacy) for `dose` three times a day."""
-    p, _ = _her2_patient("dispense")
+    p, _ = her2_patient("dispense")
     order = p.add(
         "MedicationRequest",
         "rx-phenytoin",
@@ -260,34 +254,11 @@ REPEAT_SRS = "REPEAT-SRS-SAME-LESION"
 
 def _treated_right_then(report: str) -> dict:
     """SRS to a right frontal metastasis, then a brain MRI saying `report`."""
-    p, primary = _her2_patient("sides")
-    mets = p.brain_mets("2025-03-01", primary)
-    p.brain_mri("2025-03-01", "Solitary 1.1 cm right frontal metastasis. No mass effect.")
-    p.add(
-        "Procedure",
-        "srs",
-        {
-            "status": "completed",
-            "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
-            "performedDateTime": "2025-04-01",
-            "bodySite": [cc(BRAIN, text="Right frontal lobe")],
-            "reasonReference": [p.ref(mets)],
-        },
-    )
-    p.brain_mri("2026-10-01", report)
-    return p.bundle("a treated right frontal lesion, then a report")
+    return treated_right_frontal(cc(BRAIN, text="Right frontal lobe"), report, pid="sides")
 
 
 def _srs_to_the_right() -> dict:
-    return {
-        "resourceType": "ServiceRequest",
-        "id": "draft-srs",
-        "status": "draft",
-        "intent": "order",
-        "subject": {"reference": "Patient/sides"},
-        "code": cc({"system": CPT, "code": "77372"}, text="Stereotactic radiosurgery"),
-        "bodySite": [cc(BRAIN, text="Right frontal lobe")],
-    }
+    return srs_order(cc(BRAIN, text="Right frontal lobe"), pid="sides")
 
 
 def _progression_side(request: dict) -> str | None:
@@ -355,7 +326,7 @@ def test_cerner_problems_coded_in_imo_only_read_by_their_words(client: FlaskClie
 
 
 def test_a_metastasis_of_a_primary_coded_only_locally_and_not_read_is_kept() -> None:
-    p, _ = _her2_patient("local-primary")
+    p, _ = her2_patient("local-primary")
     primary = p.condition(
         "primary", cc({"system": IMO, "code": "1"}, text="Tumour, see pathology"), "2022-01-10", "x"
     )
@@ -421,7 +392,7 @@ LMD = "LEPTOMENINGEAL-DISEASE"
 
 
 def _lmd_on_mri(conclusion: str) -> dict:
-    p, primary = _her2_patient("lmd")
+    p, primary = her2_patient("lmd")
     p.brain_mets("2025-03-01", primary)
     p.brain_mri("2026-11-02", conclusion)
     return p.bundle("leptomeningeal disease on the MRI, not yet on the problem list")
